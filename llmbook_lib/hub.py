@@ -1,0 +1,302 @@
+"""``pretrained(name)``: the small models that notebooks share.
+
+Each model has a recipe here and is shipped with the package as a safetensors file listed in
+``weights/manifest.json`` (sha256, recipe, training-data hash, training time, validation
+metric). A shipped file whose hash does not match the manifest is refused and the model is
+retrained into ``$LLMBOOK_CACHE`` (default ``~/.cache/llmbook``); a model with no shipped file
+is trained on first use and cached there.
+
+Command line::
+
+    python -m llmbook_lib.hub list
+    python -m llmbook_lib.hub train NAME        # retrain and ship (writes weights/ + manifest)
+    python -m llmbook_lib.hub verify [NAME...]  # re-measure shipped models against the manifest
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import data as corpora
+from .checkpoint import load_checkpoint, save_checkpoint
+from .device import seed_everything
+from .tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
+from .train import TrainConfig, train
+from .transformer import GPT, GPTConfig
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+VAL_TOKENS = 65_536          # validation tokens scored by the manifest metric
+METRIC_TOLERANCE = 2e-3      # nats/token; float noise across CPUs is far below this
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build one shared model, deterministically on a given machine."""
+
+    name: str
+    description: str
+    corpus: str                       # a loader in llmbook_lib.data, e.g. "peoples_daily_text"
+    tokenizer: str                    # "char" or "byte"
+    max_vocab: int | None             # char tokenizers: keep the most frequent characters (+ <unk>)
+    model: GPTConfig
+    train: TrainConfig
+    batch_size: int
+    seed: int = 1337
+    val_fraction: float = 0.1
+    extra: dict = field(default_factory=dict)
+
+    def text(self) -> str:
+        return getattr(corpora, self.corpus)()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"]["betas"] = list(d["train"]["betas"])
+        return d
+
+
+def _small_gpt() -> GPTConfig:
+    # vocab_size=0 here: train_recipe sets it from the tokenizer built on the corpus
+    return GPTConfig(vocab_size=0, block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
+
+
+_TRAIN = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, grad_clip=1.0,
+                     eval_every=250, eval_iters=10, amp=None)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe("gpt-zh-char", "4-layer, width-128 character GPT on People's Daily (Jan 1998), 3,000-char vocabulary",
+           corpus="peoples_daily_text", tokenizer="char", max_vocab=3000,
+           model=_small_gpt(), train=_TRAIN, batch_size=32),
+    Recipe("gpt-en-char", "4-layer, width-128 character GPT on the complete works of Shakespeare",
+           corpus="shakespeare_text", tokenizer="char", max_vocab=None,
+           model=_small_gpt(), train=_TRAIN, batch_size=32),
+]}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LLMBOOK_CACHE", Path.home() / ".cache" / "llmbook"))
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_manifest(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model manifest {path} is not valid JSON ({e}); restore it from git") from None
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown pretrained model {name!r}; available: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
+
+
+def _split_and_tokenize(recipe: Recipe):
+    text = recipe.text()
+    train_text, val_text = corpora.split_train_val(text, recipe.val_fraction)
+    if recipe.tokenizer == "byte":
+        tok = ByteTokenizer()
+    elif recipe.max_vocab:        # the most frequent training characters, the rest -> <unk>
+        tok = CharTokenizer.from_text(train_text, unk="<unk>", max_vocab=recipe.max_vocab)
+    else:                         # every character of the corpus
+        tok = CharTokenizer.from_text(text)
+    train_ids = corpora.encode_corpus(train_text, tok)
+    val_ids = corpora.encode_corpus(val_text, tok)
+    return text, tok, train_ids, val_ids
+
+
+@torch.no_grad()
+def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int = VAL_TOKENS) -> float:
+    """Mean next-token loss (nats) over the first ``max_tokens`` validation tokens, in
+    non-overlapping windows of ``block_size``: deterministic, no sampling."""
+    T = model.config.block_size
+    n = min(len(val_ids) - 1, max_tokens) // T * T
+    x = val_ids[:n].view(-1, T)
+    y = val_ids[1:n + 1].view(-1, T)
+    model.eval()
+    total = 0.0
+    for i in range(0, len(x), 64):
+        _, loss = model(x[i:i + 64], y[i:i + 64])
+        total += float(loss) * len(x[i:i + 64])
+    return total / len(x)
+
+
+def train_recipe(name: str, progress: bool = True) -> tuple[GPT, object, dict]:
+    """Train a recipe from scratch; return (model, tokenizer, manifest entry without file hash)."""
+    recipe = _recipe(name)
+    text, tok, train_ids, val_ids = _split_and_tokenize(recipe)
+    cfg = GPTConfig(**{**recipe.model.to_dict(), "vocab_size": tok.vocab_size})
+    seed_everything(recipe.seed)
+    model = GPT(cfg)
+    tc = TrainConfig(**{**asdict(recipe.train), "progress": progress})
+    batches = corpora.RandomBatches(train_ids, cfg.block_size, recipe.batch_size, seed=recipe.seed)
+    val = corpora.RandomBatches(val_ids, cfg.block_size, recipe.batch_size, seed=recipe.seed + 1)
+    t0 = time.perf_counter()
+    history = train(model, batches, tc, val_batches=val)
+    seconds = time.perf_counter() - t0
+    loss = validation_loss(model, val_ids)
+    entry = {
+        "description": recipe.description,
+        "recipe": recipe.to_dict(),
+        "model_config": cfg.to_dict(),
+        "params": model.num_params(non_embedding=False),
+        "data_sha256": corpora.text_sha256(text),
+        "train_seconds": round(seconds, 1),
+        "train_tokens": history.tokens,
+        "metric": {"name": "val_loss_nats_per_token", "value": loss,
+                   "bits_per_token": loss / math.log(2), "val_tokens": min(len(val_ids) - 1, VAL_TOKENS)},
+        "curve": {"steps": history.val_steps, "val_loss": history.val_loss},
+        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "processor": platform.processor() or platform.machine()},
+    }
+    return model, tok, entry
+
+
+def _save_model(path: Path, model: GPT, tok, name: str) -> None:
+    save_checkpoint(path, model, state={"name": name, "model_config": model.config.to_dict(),
+                                        "tokenizer": tok.to_json()}, rng=False)
+
+
+def _load_model(path: Path, device) -> tuple[GPT, object]:
+    ckpt = load_checkpoint(path)
+    model = GPT(GPTConfig(**ckpt.state["model_config"]))
+    ckpt.apply(model)
+    model.eval()
+    return model.to(device), tokenizer_from_json(ckpt.state["tokenizer"])
+
+
+def pretrained(name: str, device: torch.device | str = "cpu", retrain: bool = True):
+    """Load the shared model ``name``; return ``(model, tokenizer)``, the model in eval mode.
+
+    A shipped file with the wrong hash is refused (``retrain=False``: a ``ValueError``;
+    otherwise a warning, then the recipe retrains it into the cache).
+    """
+    recipe = _recipe(name)
+    entry = _read_manifest(MANIFEST).get(name)
+    shipped = WEIGHTS_DIR / f"{name}.safetensors"
+    if entry and shipped.is_file():
+        actual = _file_sha256(shipped)
+        if actual == entry["sha256"]:
+            return _load_model(shipped, device)
+        msg = (f"shipped weights {shipped} do not match the manifest (sha256 {actual[:12]}… instead of "
+               f"{entry['sha256'][:12]}…): refused")
+        if not retrain:
+            raise ValueError(msg + "; reinstall the package or retrain with retrain=True")
+        warnings.warn(msg + f"; retraining {name} into {cache_dir()}", stacklevel=2)
+    cached, cached_meta = cache_dir() / f"{name}.safetensors", cache_dir() / f"{name}.json"
+    if cached.is_file() and cached_meta.is_file():
+        meta = _read_manifest(cached_meta)
+        if meta.get("sha256") == _file_sha256(cached) and meta.get("recipe") == recipe.to_dict():
+            return _load_model(cached, device)
+        warnings.warn(f"cached weights {cached} are damaged or stale: refused; retraining", stacklevel=2)
+    if not retrain:
+        raise ValueError(f"no usable weights for {name!r}; call pretrained({name!r}) to train them")
+    print(f"training {name} from its recipe (once; cached in {cache_dir()})", file=sys.stderr)
+    model, tok, entry = train_recipe(name)
+    _save_model(cached, model, tok, name)
+    entry["sha256"] = _file_sha256(cached)
+    cached_meta.write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
+    return model.to(device).eval(), tok
+
+
+def manifest_entry(name: str) -> dict:
+    """The manifest record of a shipped model (recipe, metric, data hash, training time)."""
+    entry = _read_manifest(MANIFEST).get(name)
+    if entry is None:
+        raise ValueError(f"{name!r} is not shipped; shipped: {', '.join(sorted(_read_manifest(MANIFEST)))}")
+    return entry
+
+
+def verify(names: list[str] | None = None) -> bool:
+    """Re-measure each shipped model's validation metric and compare it with the manifest."""
+    manifest = _read_manifest(MANIFEST)
+    names = names or sorted(manifest)
+    ok = True
+    for name in names:
+        entry = manifest_entry(name)
+        recipe = _recipe(name)
+        path = WEIGHTS_DIR / f"{name}.safetensors"
+        problems = []
+        if not path.is_file():
+            problems.append(f"missing file {path}")
+        elif _file_sha256(path) != entry["sha256"]:
+            problems.append("file sha256 differs from the manifest")
+        if entry["recipe"] != recipe.to_dict():
+            problems.append("recipe in the code differs from the one the file was trained with; retrain")
+        text, tok, _, val_ids = _split_and_tokenize(recipe)
+        if corpora.text_sha256(text) != entry["data_sha256"]:
+            problems.append("training corpus differs from the one the file was trained on")
+        measured = float("nan")
+        if not problems:
+            model, _ = _load_model(path, "cpu")
+            measured = validation_loss(model, val_ids)
+            if abs(measured - entry["metric"]["value"]) > METRIC_TOLERANCE:
+                problems.append(f"val loss {measured:.4f} != manifest {entry['metric']['value']:.4f}")
+        status = "ok" if not problems else "FAIL: " + "; ".join(problems)
+        print(f"{name:14s} val loss {measured:.4f} nats/token (manifest {entry['metric']['value']:.4f}) {status}")
+        ok &= not problems
+    return ok
+
+
+def ship(name: str) -> dict:
+    """Train ``name`` from its recipe and write it into the package with its manifest entry."""
+    model, tok, entry = train_recipe(name)
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    _save_model(path, model, tok, name)
+    entry["sha256"] = _file_sha256(path)
+    entry["file_bytes"] = path.stat().st_size
+    manifest = _read_manifest(MANIFEST)
+    manifest[name] = entry
+    MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmbook_lib.hub", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="recipes and shipped models")
+    p_train = sub.add_parser("train", help="retrain a recipe and ship it in llmbook_lib/weights")
+    p_train.add_argument("names", nargs="+")
+    p_verify = sub.add_parser("verify", help="re-measure shipped models against the manifest")
+    p_verify.add_argument("names", nargs="*")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        manifest = _read_manifest(MANIFEST)
+        for name, r in RECIPES.items():
+            m = manifest.get(name)
+            shipped = f"shipped, val loss {m['metric']['value']:.4f}" if m else "not shipped"
+            print(f"{name:14s} {shipped:30s} {r.description}")
+        return 0
+    if args.cmd == "train":
+        for name in args.names:
+            e = ship(name)
+            print(f"{name}: val loss {e['metric']['value']:.4f} nats/token after {e['train_seconds']} s; "
+                  f"{e['file_bytes'] / 1e6:.2f} MB")
+        return 0
+    return 0 if verify(args.names or None) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
