@@ -1,0 +1,68 @@
+"""Training-loop overhead: llmbook_lib.train vs a minimal hand-written PyTorch loop.
+
+Same model, same batches, same optimizer, schedule and clipping; rounds alternate A, B, A, B so
+that the noise of a shared machine hits both. Reports tokens/s of each and their ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from llmbook_lib.data import RandomBatches
+from llmbook_lib.train import TrainConfig, make_optimizer, train
+from llmbook_lib.transformer import GPT, GPTConfig
+
+CFG = GPTConfig(vocab_size=256, block_size=128, n_layer=4, n_head=4, n_embd=128)
+BATCH, STEPS, ROUNDS = 16, 40, 4
+
+
+def _model() -> GPT:
+    torch.manual_seed(0)
+    return GPT(CFG)
+
+
+def minimal_loop(batches, config: TrainConfig) -> float:
+    """The loop a reader would write by hand; returns tokens/s."""
+    model = _model()
+    opt = make_optimizer(model, config)
+    model.train()
+    t0 = time.perf_counter()
+    for step in range(config.max_steps):
+        for g in opt.param_groups:
+            g["lr"] = config.lr_at(step)
+        x, y = batches(step)
+        _, loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return config.max_steps * BATCH * CFG.block_size / (time.perf_counter() - t0)
+
+
+def library_loop(batches, config: TrainConfig) -> float:
+    model = _model()
+    t0 = time.perf_counter()
+    train(model, batches, config)
+    return config.max_steps * BATCH * CFG.block_size / (time.perf_counter() - t0)
+
+
+def run() -> dict:
+    data = torch.randint(0, 256, (200_000,), generator=torch.Generator().manual_seed(0))
+    batches = RandomBatches(data, CFG.block_size, BATCH, seed=0)
+    config = TrainConfig(max_steps=STEPS, lr=1e-3, warmup_steps=5, progress=True)
+    minimal_loop(batches, TrainConfig(max_steps=5, warmup_steps=1))          # warm-up
+    mins, libs = [], []
+    for _ in range(ROUNDS):
+        mins.append(minimal_loop(batches, config))
+        libs.append(library_loop(batches, config))
+    ratio = statistics.median(libs) / statistics.median(mins)
+    return {"minimal_tokens_per_s": mins, "library_tokens_per_s": libs, "ratio_median": ratio,
+            "steps": STEPS, "batch": BATCH, "block_size": CFG.block_size, "threads": torch.get_num_threads()}
+
+
+if __name__ == "__main__":
+    r = run()
+    print(f"library / minimal tokens/s (median of {ROUNDS} rounds): {r['ratio_median']:.3f}")

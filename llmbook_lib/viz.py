@@ -1,0 +1,81 @@
+"""Plots for the book: a CJK font helper, learning curves, and glue for numbers in the prose.
+
+The attention explorer lives in ``explorer.py`` and is re-exported here: ``show_attention``
+(self-contained HTML/JS, works on the static website), ``attention_explorer`` (live
+ipywidgets in a kernel) and ``apply_temperature``.
+"""
+
+from __future__ import annotations
+
+import glob
+import warnings
+
+import matplotlib
+from matplotlib import font_manager
+
+from .explorer import apply_temperature, attention_explorer, show_attention  # noqa: F401  (re-exported)
+
+CJK_FAMILIES = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC"]
+CJK_FILES = ["/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/opentype/noto/NotoSansCJK*.ttc",
+             "/usr/share/fonts/truetype/wqy/*.tt[cf]"]
+
+
+def use_cjk_font() -> str | None:
+    """Make matplotlib draw Chinese: pick an installed CJK font and return its name.
+
+    Without one (no ``fonts-noto-cjk``), Chinese labels would render as boxes: warn once with
+    the install command and return None; English text still works.
+    """
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    family = next((f for f in CJK_FAMILIES if f in installed), None)
+    if family is None:   # a font installed after matplotlib built its cache
+        for pattern in CJK_FILES:
+            for path in sorted(glob.glob(pattern)):
+                font_manager.fontManager.addfont(path)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        family = next((f for f in CJK_FAMILIES if f in installed), None)
+    if family is None:
+        warnings.warn("no CJK font found, Chinese labels will show as boxes; install one, e.g. "
+                      "`apt-get install fonts-noto-cjk` (also on Colab), then restart the kernel", stacklevel=2)
+        return None
+    matplotlib.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
+    matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["axes.unicode_minus"] = False
+    return family
+
+
+def plot_history(history, ax=None, title: str | None = None, smooth: int = 20):
+    """Training loss (raw and a moving average) and validation loss against the step."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    steps = np.asarray(history.steps) + 1
+    loss = np.asarray(history.train_loss)
+    ax.plot(steps, loss, color="tab:blue", alpha=0.25, lw=1, label="训练损失（每步）")
+    if len(loss) >= smooth > 1:
+        kernel = np.ones(smooth) / smooth
+        ax.plot(steps[smooth - 1:], np.convolve(loss, kernel, mode="valid"), color="tab:blue", lw=2,
+                label=f"训练损失（{smooth} 步滑动平均）")
+    if history.val_steps:
+        ax.plot(history.val_steps, history.val_loss, "o-", color="tab:orange", lw=2, label="验证损失")
+    ax.set_xlabel("优化步数（step）")
+    ax.set_ylabel("交叉熵损失（nats / token）")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def glue(name: str, value, display: bool = False):
+    """Store ``value`` for the prose (myst-nb ``{glue}`` roles); a no-op where myst-nb is absent."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value
