@@ -71,11 +71,10 @@ def plot_history(history, ax=None, title: str | None = None, smooth: int = 20):
     return ax
 
 
-def glue(name: str, value, display: bool = False):
+def glue(name: str, value, display: bool = False) -> None:
     """Store ``value`` for the prose (myst-nb ``{glue}`` roles); a no-op where myst-nb is absent."""
     try:
         from myst_nb import glue as _glue
     except ImportError:
-        return value
+        return
     _glue(name, value, display=display)
-    return value
