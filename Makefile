@@ -45,7 +45,7 @@ $(VENDOR): book/fetch_assets.sh
 
 book: setup html
 
-html:
+html: $(VENDOR)
 	$(VENV)/bin/jupyter-book build --path-output . .
 
 test: setup unit nbval verify site-strict browser
@@ -59,7 +59,7 @@ nbval:
 verify:
 	$(PY) -m llmbook_lib.hub verify
 
-site-strict:
+site-strict: $(VENDOR)
 	$(VENV)/bin/jupyter-book build --path-output . -W -n --keep-going .
 
 browser:
