@@ -26,8 +26,8 @@ def update_preface(rows: list[dict], machine: dict) -> None:
     start = text.index("\n", text.index(BEGIN)) + 1
     stop = text.index(END)
     when = f"{machine['date'][:10]}，{machine['cpus']} 核 CPU，torch {machine['torch']}，全新内核"
-    table = ["", "| 笔记本 | 双核 CPU 用时 | 测量条件 |", "|---|---|---|"]
-    table += [f"| `{r['notebook']}` | {r['seconds']:.0f} 秒 | {when} |" for r in rows]
+    table = ["", "| 章节 | 笔记本 | 双核 CPU 用时 | 测量条件 |", "|---|---|---|---|"]
+    table += [f"| {r['title']} | `{r['notebook']}` | {r['seconds']:.0f} 秒 | {when} |" for r in rows]
     PREFACE.write_text(text[:start] + "\n".join(table) + "\n\n" + text[stop:], encoding="utf-8")
 
 
