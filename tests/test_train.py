@@ -178,3 +178,10 @@ def test_ddp_two_cpu_processes_match_one_process(tmp_path):
     assert ddp["world"] == 2
     assert ddp["loss"] == pytest.approx(single_loss, abs=1e-5)
     assert math.isclose(ddp["weights"], single_weights, rel_tol=1e-6)
+
+
+def test_compile_gives_the_same_losses_as_eager():
+    """torch.compile is an optimisation only: same losses to float tolerance (costs ~30 s to compile)."""
+    eager = train(tiny(dropout=0.0), batches(), cfg(max_steps=6))
+    compiled = train(tiny(dropout=0.0), batches(), cfg(max_steps=6, compile=True))
+    assert compiled.train_loss == pytest.approx(eager.train_loss, abs=1e-5)
