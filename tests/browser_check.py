@@ -60,7 +60,7 @@ class Page:
 
 PAGES: list[Page] = [
     Page("book/preface.html", math=True),
-    Page("notebooks/00_quickstart/quickstart.html", widgets=True, progress=True),
+    Page("notebooks/00_quickstart/quickstart.html", math=True, widgets=True, progress=True),
     Page("book/part1.html"),
     Page("book/part2.html"),
     Page("book/part3.html"),
