@@ -21,17 +21,22 @@ from safetensors.torch import save_file
 FORMAT = "llmbook-checkpoint/1"
 
 
-def _digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
-    """sha256 over every tensor (name, dtype, shape, bytes) and every metadata string."""
-    h = hashlib.sha256()
-    for key in sorted(metadata):
-        if key != "sha256":
-            h.update(f"{key}={metadata[key]}|".encode())
+def hash_tensors(h, tensors: dict[str, torch.Tensor]):
+    """Feed every tensor (name, dtype, shape, raw bytes), in name order, into hash object ``h``."""
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+    return h
+
+
+def _digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """sha256 over every metadata string and every tensor."""
+    h = hashlib.sha256()
+    for key in sorted(metadata):
+        if key != "sha256":
+            h.update(f"{key}={metadata[key]}|".encode())
+    return hash_tensors(h, tensors).hexdigest()
 
 
 def _unique_state(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -61,6 +61,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .checkpoint import hash_tensors
+
 STATE_BITS = 32
 _FULL = 1 << STATE_BITS
 _HALF = _FULL >> 1
@@ -278,12 +280,7 @@ def model_fingerprint(model: torch.nn.Module) -> bytes:
     config = getattr(model, "config", None)
     if config is not None:
         h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
-    state = model.state_dict()
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.digest()[:8]
+    return hash_tensors(h, model.state_dict()).digest()[:8]
 
 
 class _Stepper:

@@ -24,7 +24,7 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -88,17 +88,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     # 2,500 steps: about 10 minutes on one CPU thread (one thread: a busy second core does not stall it).
     Recipe("gpt-en-byte", "4-layer, width-128 byte-level GPT on the complete works of Shakespeare (UTF-8 bytes)",
            corpus="shakespeare_text", tokenizer="byte", max_vocab=None,
-           model=GPTConfig(vocab_size=0, block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
-           train=TrainConfig(max_steps=2500, lr=3e-3, warmup_steps=100, weight_decay=0.1, grad_clip=1.0,
-                             eval_every=500, eval_iters=10, amp=None),
-           batch_size=16),
+           model=_small_gpt(), train=replace(_TRAIN, max_steps=2500, lr=3e-3, eval_every=500), batch_size=16),
     # Chinese UTF-8 is 3 bytes per character: the same sweep preferred context 64 / batch 32 / lr 2e-3.
     Recipe("gpt-zh-byte", "4-layer, width-128 byte-level GPT on People's Daily (Jan 1998, UTF-8 bytes)",
            corpus="peoples_daily_text", tokenizer="byte", max_vocab=None,
-           model=GPTConfig(vocab_size=0, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
-           train=TrainConfig(max_steps=2500, lr=2e-3, warmup_steps=100, weight_decay=0.1, grad_clip=1.0,
-                             eval_every=500, eval_iters=10, amp=None),
-           batch_size=32),
+           model=replace(_small_gpt(), block_size=64),
+           train=replace(_TRAIN, max_steps=2500, eval_every=500), batch_size=32),
 ]}
 
 
