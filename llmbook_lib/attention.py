@@ -61,10 +61,12 @@ class MultiHeadAttention(nn.Module):
     Self-attention when ``context`` is None, cross-attention (queries from ``x``, keys and
     values from ``context``) otherwise. The projections are stored like
     ``torch.nn.MultiheadAttention`` (one ``in_proj`` of shape (3d, d), then ``out_proj``), so
-    weights copy across directly.
+    weights copy across directly. ``rotary`` (a ``position.RotaryEmbedding``) rotates queries and
+    keys by their positions in self-attention.
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True,
+                 rotary: nn.Module | None = None):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
@@ -72,6 +74,7 @@ class MultiHeadAttention(nn.Module):
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = dropout
+        self.rotary = rotary
 
     def _split(self, t: torch.Tensor) -> torch.Tensor:
         B, T, _ = t.shape
@@ -89,6 +92,8 @@ class MultiHeadAttention(nn.Module):
             q = F.linear(x, w[:d], None if b is None else b[:d])
             k, v = F.linear(context, w[d:], None if b is None else b[d:]).split(d, dim=-1)
         q, k, v = self._split(q), self._split(k), self._split(v)         # (B, h, T, d_head)
+        if self.rotary is not None and context is None:
+            q, k = self.rotary(q), self.rotary(k)
         p = self.dropout if self.training else 0.0
         Tk = k.size(2)
         if not need_weights and is_causal and mask is None and Tq == Tk:

@@ -1,7 +1,8 @@
-"""Transformer building blocks and the decoder-only GPT.
+"""The book's Transformers: the decoder-only GPT and the encoder-decoder of the 2017 paper.
 
-Every model in the book is assembled from the same two pieces: ``MultiHeadAttention``
-(from ``attention.py``) and ``FeedForward``. ``Block`` is one pre-LayerNorm decoder layer.
+Every model is assembled from the same layers (``layers.py``: ``EncoderLayer``,
+``DecoderLayer`` and the GPT ``Block``), which share one ``MultiHeadAttention`` and one
+``FeedForward``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import MultiHeadAttention
+from .layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
+from .position import POS_ENCODINGS, RotaryEmbedding, make_positional_encoding
 
 
 @dataclass
@@ -28,38 +30,6 @@ class GPTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class FeedForward(nn.Module):
-    """Position-wise MLP: Linear(d, 4d) -> GELU -> Linear(4d, d)."""
-
-    def __init__(self, d_model: int, d_ff: int | None = None, dropout: float = 0.0, bias: bool = True):
-        super().__init__()
-        d_ff = d_ff or 4 * d_model
-        self.fc = nn.Linear(d_model, d_ff, bias=bias)
-        self.proj = nn.Linear(d_ff, d_model, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x))))
-
-
-class Block(nn.Module):
-    """Pre-LN decoder layer: x + Attn(LN(x)), then x + FFN(LN(x))."""
-
-    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, bias: bool = True):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(d_model, bias=bias)
-        self.attn = MultiHeadAttention(d_model, n_head, dropout=dropout, bias=bias)
-        self.ln2 = nn.LayerNorm(d_model, bias=bias)
-        self.ffn = FeedForward(d_model, dropout=dropout, bias=bias)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, need_weights: bool = False):
-        a, weights = self.attn(self.ln1(x), is_causal=True, need_weights=need_weights)
-        x = x + self.dropout(a)
-        x = x + self.ffn(self.ln2(x))
-        return x, weights
 
 
 class GPT(nn.Module):
@@ -146,3 +116,157 @@ class GPT(nn.Module):
             idx = torch.cat([idx, nxt], dim=1)
         self.train(was_training)
         return idx
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoder-decoder Transformer (Vaswani et al., 2017)
+# ---------------------------------------------------------------------------------------------
+class Embedder(nn.Module):
+    """Token embedding scaled by sqrt(d_model) (as in the paper), plus an additive position
+    encoding unless ``pos_encoding`` is "rope" (rotations happen in attention) or "none"."""
+
+    def __init__(self, vocab_size: int, d_model: int, max_len: int, pos_encoding: str, dropout: float):
+        super().__init__()
+        self.tok = nn.Embedding(vocab_size, d_model)
+        nn.init.normal_(self.tok.weight, std=d_model ** -0.5)
+        self.scale = math.sqrt(d_model)
+        self.pos = make_positional_encoding(pos_encoding, d_model, max_len)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.tok(ids) * self.scale                                   # (B, T, d)
+        return self.drop(x if self.pos is None else self.pos(x))
+
+
+class Encoder(nn.Module):
+    """Embedding + n_layer ``EncoderLayer`` s (+ a final LayerNorm when pre-LN).
+
+    Also the body of the BERT-style models of the pretraining chapters.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 128, n_head: int = 4, n_layer: int = 2, *,
+                 d_ff: int | None = None, dropout: float = 0.0, max_len: int = 512,
+                 pos_encoding: str = "sinusoidal", norm_first: bool = True, activation: str = "gelu",
+                 bias: bool = True):
+        super().__init__()
+        if pos_encoding not in POS_ENCODINGS:
+            raise ValueError(f"pos_encoding must be one of {POS_ENCODINGS}, got {pos_encoding!r}")
+        self.max_len = max_len
+        self.embed = Embedder(vocab_size, d_model, max_len, pos_encoding, dropout)
+        rotary = RotaryEmbedding(d_model // n_head, max_len) if pos_encoding == "rope" else None
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, n_head, d_ff, dropout, bias, norm_first, activation=activation, rotary=rotary)
+            for _ in range(n_layer))
+        self.norm = nn.LayerNorm(d_model, bias=bias) if norm_first else nn.Identity()
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False):
+        """ids: (B, S); mask: bool (B, 1, 1, S) of real keys. Returns (states (B, S, d), weights
+        [(B, h, S, S) per layer] or [])."""
+        if ids.size(1) > self.max_len:
+            raise ValueError(f"sequence length {ids.size(1)} exceeds max_len {self.max_len}; shorten "
+                             "the input or build the model with a larger max_len")
+        x = self.embed(ids)
+        weights = []
+        for layer in self.layers:
+            x, w = layer(x, mask=mask, need_weights=need_weights)
+            if need_weights:
+                weights.append(w)
+        return self.norm(x), weights
+
+
+@dataclass
+class TransformerConfig:
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 128
+    n_head: int = 4
+    n_encoder_layers: int = 2
+    n_decoder_layers: int = 2
+    d_ff: int | None = None          # 4 * d_model when None
+    dropout: float = 0.1
+    max_len: int = 128               # longest source or target sequence
+    pos_encoding: str = "sinusoidal"  # "sinusoidal", "learned", "rope" or "none"
+    norm_first: bool = True          # pre-LN; False is the 2017 paper's post-LN
+    activation: str = "gelu"         # the paper used "relu"
+    bias: bool = True
+    pad_id: int = 0
+    bos_id: int = 1
+    eos_id: int = 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Transformer(nn.Module):
+    """Encoder-decoder Transformer for sequence-to-sequence tasks (translation and the like).
+
+    ``forward(src, tgt_in, tgt_out)`` is teacher forcing: tgt_in = [BOS] y, tgt_out = y [EOS],
+    padded with ``pad_id`` (ignored by the loss). ``decoding.greedy_decode`` and
+    ``decoding.beam_search`` generate.
+    """
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        c = self.config = config
+        self.encoder = Encoder(c.src_vocab_size, c.d_model, c.n_head, c.n_encoder_layers, d_ff=c.d_ff,
+                               dropout=c.dropout, max_len=c.max_len, pos_encoding=c.pos_encoding,
+                               norm_first=c.norm_first, activation=c.activation, bias=c.bias)
+        self.tgt_embed = Embedder(c.tgt_vocab_size, c.d_model, c.max_len, c.pos_encoding, c.dropout)
+        rotary = RotaryEmbedding(c.d_model // c.n_head, c.max_len) if c.pos_encoding == "rope" else None
+        self.decoder = nn.ModuleList(
+            DecoderLayer(c.d_model, c.n_head, c.d_ff, c.dropout, c.bias, c.norm_first, c.activation, rotary)
+            for _ in range(c.n_decoder_layers))
+        self.dec_norm = nn.LayerNorm(c.d_model, bias=c.bias) if c.norm_first else nn.Identity()
+        self.out = nn.Linear(c.d_model, c.tgt_vocab_size, bias=False)
+        self.out.weight = self.tgt_embed.tok.weight                     # weight tying
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def src_mask(self, src: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 1, S): True where the source token is not padding."""
+        return (src != self.config.pad_id)[:, None, None, :]
+
+    def encode(self, src: torch.Tensor, need_weights: bool = False):
+        """src: (B, S) -> (memory (B, S, d), source mask (B, 1, 1, S), encoder weights)."""
+        mask = self.src_mask(src)
+        memory, weights = self.encoder(src, mask=mask, need_weights=need_weights)
+        return memory, mask, weights
+
+    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
+               need_weights: bool = False):
+        """tgt_in: (B, T) -> (logits (B, T, V), self weights, cross weights)."""
+        if tgt_in.size(1) > self.config.max_len:
+            raise ValueError(f"target length {tgt_in.size(1)} exceeds max_len {self.config.max_len}")
+        x = self.tgt_embed(tgt_in)
+        self_mask = (tgt_in != self.config.pad_id)[:, None, None, :]
+        w_self, w_cross = [], []
+        for layer in self.decoder:
+            x, ws, wc = layer(x, memory, self_mask=self_mask, memory_mask=memory_mask,
+                              need_weights=need_weights)
+            if need_weights:
+                w_self.append(ws)
+                w_cross.append(wc)
+        return self.out(self.dec_norm(x)), w_self, w_cross
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, tgt_out: torch.Tensor | None = None,
+                return_attention: bool = False):
+        """Returns (logits (B, T, V), loss or None); with ``return_attention=True`` a third item,
+        a dict of stacked weights: "encoder" (L, B, h, S, S), "decoder" (L, B, h, T, T) and
+        "cross" (L, B, h, T, S)."""
+        memory, mask, w_enc = self.encode(src, need_weights=return_attention)
+        logits, w_self, w_cross = self.decode(tgt_in, memory, mask, need_weights=return_attention)
+        loss = None
+        if tgt_out is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1),
+                                   ignore_index=self.config.pad_id)
+        if return_attention:
+            att = {"encoder": torch.stack(w_enc) if w_enc else None,
+                   "decoder": torch.stack(w_self) if w_self else None,
+                   "cross": torch.stack(w_cross) if w_cross else None}
+            return logits, loss, att
+        return logits, loss
+
+
+__all__ = ["GPTConfig", "GPT", "Block", "FeedForward", "EncoderLayer", "DecoderLayer", "Encoder",
+           "Embedder", "TransformerConfig", "Transformer", "copy_from_torch"]
