@@ -1,4 +1,4 @@
-"""The attention explorer: look at attention weights [layers, heads, T, T] token by token.
+"""The attention explorer: look at attention weights [layers, heads, T_q, T_k] token by token.
 
 Two front ends share one drawing code (``static/attention_explorer.js``):
 
@@ -6,8 +6,11 @@ Two front ends share one drawing code (``static/attention_explorer.js``):
   self-contained HTML block (script, style and the weights inlined; no CDN, no require.js), so
   it stays interactive on the static website without a kernel: sentence, layer, head or the
   average of heads, a display temperature, heatmap or lines, hover/click a token for its top-k.
+  Self-attention (queries and keys are the same tokens) and cross-attention
+  (``query_tokens=...``: e.g. target tokens of a decoder attending to source tokens) both work.
 - ``attention_explorer(model, tokenizer)`` is the live version for a kernel (ipywidgets): type
-  a sentence, the ``GPT`` recomputes its weights.
+  a sentence, the ``GPT`` recomputes its weights; ``attention_explorer(attend)`` does the same
+  for any model through a function ``attend(text) -> (tokens, weights)``.
 
 The weights travel as JSON: per row, ``round(1000 * ln w)`` (null for a weight of exactly 0,
 trailing nulls dropped). Storing log-weights keeps the display temperature exact even for tiny
@@ -54,12 +57,20 @@ def apply_temperature(weights, tau: float):
     return np.divide(e, s, out=np.zeros_like(e), where=s > 0)
 
 
-def _as_weights(tokens, weights) -> tuple[list[str], np.ndarray]:
-    """Validate one sentence and bring its weights to a float64 array [L, H, T, T]."""
+def _as_tokens(tokens, what: str = "tokens") -> list[str]:
     if isinstance(tokens, str) or not hasattr(tokens, "__len__"):
-        raise ValueError("tokens must be a list of strings, one per position, e.g. list('你好') "
+        raise ValueError(f"{what} must be a list of strings, one per position, e.g. list('你好') "
                          f"(got {type(tokens).__name__})")
-    tokens = [str(t) for t in tokens]
+    return [str(t) for t in tokens]
+
+
+def _as_weights(tokens, weights, query_tokens=None) -> tuple[list[str], np.ndarray, list[str]]:
+    """Validate one sentence; return (key tokens, float64 weights [L, H, Tq, Tk], query tokens).
+
+    Without ``query_tokens`` this is self-attention: the weights must be square and the queries
+    are the key tokens."""
+    tokens = _as_tokens(tokens)
+    queries = tokens if query_tokens is None else _as_tokens(query_tokens, "query_tokens")
     if isinstance(weights, torch.Tensor):
         weights = weights.detach().float().cpu().numpy()
     w = np.asarray(weights, dtype=np.float64)
@@ -73,13 +84,17 @@ def _as_weights(tokens, weights) -> tuple[list[str], np.ndarray]:
         raise ValueError(f"weights must have shape [layers, heads, T, T] (or [heads, T, T] or "
                          f"[T, T]), got {w.ndim} dimensions {tuple(w.shape)}.{hint}")
     L, H, Tq, Tk = w.shape
-    if Tq != Tk:
+    if query_tokens is None and Tq != Tk:
         raise ValueError(f"self-attention weights must be square in the last two dimensions, got "
-                         f"{Tq} queries x {Tk} keys")
-    if Tq != len(tokens):
-        raise ValueError(f"weights cover T={Tq} positions but {len(tokens)} tokens were given; "
+                         f"{Tq} queries x {Tk} keys; for cross-attention pass the query tokens too: "
+                         "show_attention(key_tokens, weights, query_tokens=...)")
+    if Tk != len(tokens):
+        raise ValueError(f"weights cover T={Tk} positions but {len(tokens)} tokens were given; "
                          "pass exactly one token string per position")
-    if min(L, H, Tq) == 0:
+    if Tq != len(queries):
+        raise ValueError(f"weights have {Tq} query rows but {len(queries)} query_tokens were given; "
+                         "weights are [layers, heads, queries, keys]: pass one query token per row")
+    if min(L, H, Tq, Tk) == 0:
         raise ValueError(f"nothing to show: weights have shape {tuple(w.shape)}")
     if not np.isfinite(w).all() or (w < 0).any():
         raise ValueError("weights must be finite and non-negative (attention weights after softmax)")
@@ -90,11 +105,11 @@ def _as_weights(tokens, weights) -> tuple[list[str], np.ndarray]:
         raise ValueError(f"each row of attention weights must sum to 1 (or be all 0); row {i} of layer "
                          f"{l}, head {h} sums to {sums[l, h, i]:.4f}. Pass weights after softmax, "
                          "not scores")
-    return tokens, w
+    return tokens, w, queries
 
 
 def _encode_rows(w: np.ndarray) -> list:
-    """[L, H, T, T] weights -> nested lists of rows of round(SCALE * ln w), null for 0."""
+    """[L, H, Tq, Tk] weights -> nested lists of rows of round(SCALE * ln w), null for 0."""
     with np.errstate(divide="ignore"):
         q = np.round(np.log(w) * SCALE)
     out = []
@@ -121,6 +136,14 @@ def _json_for_html(obj) -> str:
     return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _joined(tokens: list[str]) -> str:
+    """Tokens as one line of text for a default title: characters and tokens that carry their
+    own spaces are concatenated, word pieces are separated by spaces."""
+    if all(len(t) <= 1 for t in tokens) or any(t[:1].isspace() for t in tokens):
+        return "".join(tokens)
+    return " ".join(tokens)
+
+
 class AttentionView:
     """What ``show_attention`` returns: displays itself as the explorer in a notebook."""
 
@@ -141,26 +164,42 @@ class AttentionView:
                     f"<title>注意力浏览器</title></head><body>\n{self.html}\n</body></html>\n")
 
 
-def show_attention(tokens, weights=None, *, titles: list[str] | None = None, title: str | None = None,
-                   layer: int = 0, head: int | str = "mean", temperature: float = 1.0,
-                   view: str = "heatmap", top_k: int = 5, controls: bool = True) -> AttentionView:
+def show_attention(tokens, weights=None, *, query_tokens=None, titles: list[str] | None = None,
+                   title: str | None = None, layer: int = 0, head: int | str = "mean",
+                   temperature: float = 1.0, view: str = "heatmap", top_k: int = 5,
+                   controls: bool = True) -> AttentionView:
     """An interactive, self-contained view of attention weights.
 
-    ``show_attention(tokens, weights)`` for one sentence (weights [layers, heads, T, T], numpy
-    or torch; [heads, T, T] and [T, T] also work), or ``show_attention([(tokens, weights), ...],
-    titles=[...])`` for several prepared sentences with the same number of layers and heads.
+    Self-attention: ``show_attention(tokens, weights)`` for one sentence (weights [layers, heads,
+    T, T], numpy or torch; [heads, T, T] and [T, T] also work).
+
+    Cross-attention: ``show_attention(key_tokens, weights, query_tokens=query_tokens)`` with
+    weights [layers, heads, T_q, T_k]: row i holds how query i (e.g. a target token of a
+    decoder) spreads its attention over the T_k keys (e.g. the source tokens). The heatmap has
+    one row per query and one column per key; the lines view puts the queries on the left and
+    the keys on the right.
+
+    Several prepared sentences with the same number of layers and heads:
+    ``show_attention([(tokens, weights), ...], titles=[...])``; a cross-attention item is a
+    triple ``(key_tokens, weights, query_tokens)``. The two kinds may be mixed.
+
     ``layer``, ``head`` (an index or "mean"), ``temperature`` and ``view`` ("heatmap" or
     "lines") set what is shown first; ``controls=False`` hides the controls (the live widget
     brings its own).
     """
     if weights is None:
-        pairs = list(tokens)
-        if not pairs or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
-            raise ValueError("pass show_attention(tokens, weights) or show_attention([(tokens, weights), ...])")
+        if query_tokens is not None:
+            raise ValueError("with several sentences, give each its query tokens in the list: "
+                             "show_attention([(key_tokens, weights, query_tokens), ...])")
+        items = list(tokens)
+        if not items or not all(isinstance(p, (tuple, list)) and len(p) in (2, 3) for p in items):
+            raise ValueError("pass show_attention(tokens, weights), show_attention(key_tokens, weights, "
+                             "query_tokens=...) or show_attention([(tokens, weights), ...]) with "
+                             "(key_tokens, weights, query_tokens) triples for cross-attention")
     else:
-        pairs = [(tokens, weights)]
-    sentences = [_as_weights(t, w) for t, w in pairs]
-    shapes = {w.shape[:2] for _, w in sentences}
+        items = [(tokens, weights, query_tokens)]
+    sentences = [_as_weights(*item) for item in items]
+    shapes = {w.shape[:2] for _, w, _ in sentences}
     if len(shapes) > 1:
         raise ValueError(f"all sentences must have the same [layers, heads]; got {sorted(shapes)}")
     L, H = sentences[0][1].shape[:2]
@@ -174,13 +213,21 @@ def show_attention(tokens, weights=None, *, titles: list[str] | None = None, tit
         raise ValueError(f"view must be 'heatmap' or 'lines', got {view!r}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
+
+    def entry(i, t, w, q):
+        cross = q is not t                  # cross-attention: the rows belong to other tokens
+        default = _joined(q) + " → " + _joined(t) if cross else _joined(t)
+        e = {"title": titles[i] if titles else default[:40], "tokens": t,
+             "L": int(w.shape[0]), "H": int(w.shape[1]), "logw": _encode_rows(w)}
+        if cross:
+            e["queries"] = q
+        return e
+
     payload = {
         "format": "llmbook-attention/1", "scale": SCALE, "top_k": int(top_k), "controls": bool(controls),
         "init": {"layer": int(layer), "head": head if head == "mean" else int(head),
                  "temperature": float(temperature), "view": view},
-        "sentences": [{"title": (titles[i] if titles else "".join(t)[:40]), "tokens": t,
-                       "L": int(w.shape[0]), "H": int(w.shape[1]), "logw": _encode_rows(w)}
-                      for i, (t, w) in enumerate(sentences)],
+        "sentences": [entry(i, t, w, q) for i, (t, w, q) in enumerate(sentences)],
     }
     data = _json_for_html(payload)
     uid = f"llmb-attn-{hashlib.sha1(data.encode()).hexdigest()[:10]}-{next(_ids)}"
@@ -195,12 +242,12 @@ def show_attention(tokens, weights=None, *, titles: list[str] | None = None, tit
         f'LLMBookAttention.mount(document.getElementById("{uid}") || '
         "(document.currentScript && document.currentScript.parentNode));</script></div>"
     )
-    T = [len(t) for t, _ in sentences]
+    T = [len(t) if q is t else (len(q), len(t)) for t, _, q in sentences]
     return AttentionView(block, f"{len(sentences)} sentence(s), {L} layer(s) x {H} head(s), T={T}")
 
 
 # ---------------------------------------------------------------------------------------------
-# Live explorer (a kernel is needed): recompute the weights of a GPT for any typed sentence.
+# Live explorer (a kernel is needed): recompute the weights for any typed sentence.
 # ---------------------------------------------------------------------------------------------
 def attention_input(text: str, tokenizer, block_size: int):
     """Check and encode a sentence for the live explorer.
@@ -255,58 +302,109 @@ def top_attended(tokens: list[str], row, k: int = 5) -> list[tuple[int, str, flo
     return [(j, tokens[j], float(row[j])) for j in order]
 
 
-def attention_explorer(model, tokenizer, text: str = "", top_k: int = 5):
-    """Live explorer for a ``GPT``: a text box, layer/head dropdowns (with the average of heads),
-    a temperature slider and a heatmap/lines toggle; returns an ipywidgets ``VBox``."""
+def gpt_attend(model, tokenizer):
+    """``attend(text) -> (tokens, weights [L, H, T, T])`` for a ``GPT`` and its tokenizer; bad
+    input raises ValueError with a message in Chinese (see ``attention_input``)."""
+    def attend(text: str):
+        ids, tokens, err = attention_input(text, tokenizer, model.config.block_size)
+        if err:
+            raise ValueError(err)
+        return tokens, model_attention(model, ids)
+    return attend
+
+
+def attention_explorer(model, tokenizer=None, text: str = "", top_k: int = 5):
+    """Live explorer: a text box, layer/head dropdowns (with the average of heads), a
+    temperature slider and a heatmap/lines toggle; returns an ipywidgets ``VBox``.
+
+    ``attention_explorer(gpt, tokenizer)`` for the book's ``GPT``; for any other model pass a
+    function instead: ``attention_explorer(attend)`` where ``attend(text)`` returns
+    ``(tokens, weights)`` with weights [layers, heads, T, T] (numpy or torch), or
+    ``(key_tokens, weights, query_tokens)`` for cross-attention [layers, heads, T_q, T_k].
+    When the text is unusable, ``attend`` raises ValueError with a message for the reader; the
+    widget shows that message instead of a traceback. The layer and head menus follow the shape
+    of the weights.
+    """
     import ipywidgets as W
     from IPython.display import display
 
-    cfg = model.config
+    if isinstance(model, torch.nn.Module):
+        if tokenizer is None:
+            raise ValueError("attention_explorer(model, tokenizer): a GPT needs its tokenizer")
+        attend = gpt_attend(model, tokenizer)
+    elif callable(model) and tokenizer is None:
+        attend = model
+    else:
+        raise ValueError("pass attention_explorer(gpt, tokenizer) or attention_explorer(attend) with a "
+                         "function attend(text) -> (tokens, weights [layers, heads, T, T])")
+
     text_w = W.Text(value=text, description="句子", continuous_update=False,
                     placeholder="输入一句话，回车后重新计算", layout=W.Layout(width="95%"))
-    layer_w = W.Dropdown(options=[(f"第 {l + 1} 层", l) for l in range(cfg.n_layer)], description="层")
-    head_w = W.Dropdown(options=[("各头平均", "mean")] + [(f"头 {h + 1}", h) for h in range(cfg.n_head)],
-                        description="头")
+    layer_w = W.Dropdown(description="层")
+    head_w = W.Dropdown(description="头")
     tau_w = W.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.02, description="温度 τ",
                              readout_format=".2f")
     view_w = W.ToggleButtons(options=[("热力图", "heatmap"), ("连线", "lines")], value="heatmap")
     msg = W.HTML()
     out = W.Output()
-    state: dict = {"tokens": None, "weights": None}
+    state: dict = {"tokens": None, "queries": None, "weights": None, "shape": None}
+
+    def set_menus(L: int, H: int):
+        if state["shape"] == (L, H):
+            return
+        state["shape"] = (L, H)
+        layer, head = layer_w.value, head_w.value
+        state["quiet"] = True                    # no redraw per option while the menus change
+        layer_w.options = [(f"第 {l + 1} 层", l) for l in range(L)]
+        head_w.options = [("各头平均", "mean")] + [(f"头 {h + 1}", h) for h in range(H)]
+        layer_w.value = layer if isinstance(layer, int) and layer < L else 0
+        head_w.value = head if head == "mean" or (isinstance(head, int) and head < H) else "mean"
+        state["quiet"] = False
+
+    def fail(message: str):
+        state["weights"] = None
+        msg.value = f'<span style="color:#b42318">{html.escape(message)}</span>'
+        out.clear_output()
 
     def recompute(_=None):
-        ids, tokens, err = attention_input(text_w.value, tokenizer, cfg.block_size)
-        if err:
-            state["weights"] = None
-            msg.value = f'<span style="color:#b42318">{html.escape(err)}</span>'
-            out.clear_output()
-            return
         try:
-            state["tokens"], state["weights"] = tokens, model_attention(model, ids)
-        except Exception as e:   # shown in the widget, never as a traceback
-            state["weights"] = None
-            msg.value = f'<span style="color:#b42318">计算注意力时出错：{html.escape(str(e))}</span>'
-            out.clear_output()
-            return
+            result = attend(text_w.value)
+        except ValueError as e:              # the input cannot be used: say why
+            return fail(str(e))
+        except Exception as e:               # shown in the widget, never as a traceback
+            return fail(f"计算注意力时出错：{type(e).__name__}: {e}")
+        try:
+            if not isinstance(result, (tuple, list)) or len(result) not in (2, 3):
+                raise ValueError("attend(text) must return (tokens, weights) or (key_tokens, weights, query_tokens)")
+            keys, w, queries = _as_weights(*result)
+        except ValueError as e:
+            return fail(f"attend 的返回值不能显示：{e}")
+        state.update(tokens=keys, queries=queries, weights=w)
+        set_menus(*w.shape[:2])
         redraw()
 
     def redraw(_=None):
-        if state["weights"] is None:
+        if state["weights"] is None or state.get("quiet"):
             return
-        tokens = state["tokens"]
-        w = apply_temperature(state["weights"][layer_w.value], tau_w.value)      # (H, T, T)
+        keys, queries = state["tokens"], state["queries"]
+        cross = queries is not keys
+        w = apply_temperature(state["weights"][layer_w.value], tau_w.value)      # (H, Tq, Tk)
         w = w.mean(0) if head_w.value == "mean" else w[head_w.value]
-        best = top_attended(tokens, w[-1], top_k)
-        msg.value = (f"{len(tokens)} 个词元。最后一个词元「{html.escape(tokens[-1])}」最关注："
-                     + "，".join(f"「{html.escape(t)}」{v:.3f}" for _, t, v in best)
-                     + "（悬停或点击图中的词元看其他位置）")
+        best = top_attended(keys, w[-1], top_k)
+        msg.value = (f"{len(queries)} 个查询词元、{len(keys)} 个键词元。" if cross else f"{len(keys)} 个词元。")
+        msg.value += (f"最后一个{'查询' if cross else ''}词元「{html.escape(queries[-1])}」最关注："
+                      + "，".join(f"「{html.escape(t)}」{v:.3f}" for _, t, v in best)
+                      + "（悬停或点击图中的词元看其他位置）")
         with out:
             out.clear_output(wait=True)
-            display(show_attention(tokens, w, top_k=top_k, view=view_w.value, controls=False))
+            display(show_attention(keys, w, query_tokens=queries if cross else None, top_k=top_k,
+                                   view=view_w.value, controls=False))
 
     text_w.observe(recompute, names="value")
     for wdg in (layer_w, head_w, tau_w, view_w):
         wdg.observe(redraw, names="value")
+    if isinstance(model, torch.nn.Module):                       # menus known before any input
+        set_menus(model.config.n_layer, model.config.n_head)
     note = W.HTML('<span style="font-size:12px;color:#57606a">温度 τ 作用于算出的权重：w^(1/τ) 逐行归一化，'
                   "等价于把注意力分数除以 τ 后重新做 softmax；“各头平均”先施加温度再平均。</span>")
     recompute()

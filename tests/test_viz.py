@@ -1,5 +1,6 @@
-"""The attention explorer: self-contained HTML, data that round-trips, clear errors, the
-temperature identity, and the live widget's error path (no kernel needed)."""
+"""The attention explorer: self-contained HTML, data that round-trips (self- and
+cross-attention), clear errors, the temperature identity, and the live widget's error path for a
+GPT and for any model behind an ``attend(text)`` function (no kernel needed)."""
 
 import json
 import math
@@ -31,9 +32,10 @@ def embedded(view):
 
 
 def decode(sentence, scale):
-    """Rebuild [L, H, T, T] weights from the stored rows (independently of the JS decoder)."""
-    T = len(sentence["tokens"])
-    w = np.zeros((sentence["L"], sentence["H"], T, T))
+    """Rebuild [L, H, Tq, Tk] weights from the stored rows (independently of the JS decoder)."""
+    Tk = len(sentence["tokens"])
+    Tq = len(sentence.get("queries", sentence["tokens"]))
+    w = np.zeros((sentence["L"], sentence["H"], Tq, Tk))
     for l, layer in enumerate(sentence["logw"]):
         for h, rows in enumerate(layer):
             for i, row in enumerate(rows):
@@ -61,6 +63,7 @@ def test_embedded_weights_round_trip():
     assert payload["scale"] == SCALE
     (sen,) = payload["sentences"]
     assert sen["tokens"] == tokens and (sen["L"], sen["H"]) == (2, 3)
+    assert "queries" not in sen                     # self-attention: the rows are the same tokens
     back = decode(sen, payload["scale"])
     np.testing.assert_allclose(back, w.numpy(), rtol=1e-3, atol=1e-6)
     assert (back[..., np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0).all()   # masked stays 0
@@ -87,7 +90,8 @@ def test_accepts_numpy_and_lower_rank():
 
 
 @pytest.mark.parametrize("shape,match", [((4,), "dimensions"), ((2, 1, 2, 4, 4), "pick one"),
-                                         ((1, 1, 3, 4), "square"), ((1, 1, 5, 5), "5 positions but 4 tokens")])
+                                         ((1, 1, 3, 4), "square.*query_tokens"),
+                                         ((1, 1, 5, 5), "5 positions but 4 tokens")])
 def test_shape_errors(shape, match):
     with pytest.raises(ValueError, match=match):
         show_attention(list("abcd"), np.full(shape, 0.25))
@@ -104,6 +108,47 @@ def test_value_errors():
         show_attention(list("ab"), random_weights(1, 2, 2), layer=1)
     with pytest.raises(ValueError, match="list of strings"):
         show_attention("ab", random_weights(1, 1, 2))
+
+
+# --- cross-attention: queries and keys are different tokens ---------------------------------
+def cross_weights(L, H, Tq, Tk, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(torch.randn(L, H, Tq, Tk, generator=g, dtype=torch.float64) * 3, dim=-1)
+
+
+def test_cross_attention_round_trip():
+    src, tgt = ["the", "cat", "sat", "on", "the", "mat"], ["le", "chat", "est", "assis"]
+    w = cross_weights(2, 3, len(tgt), len(src))
+    view = show_attention(src, w, query_tokens=tgt)
+    (p,) = embedded(view)
+    (sen,) = p["sentences"]
+    assert sen["tokens"] == src and sen["queries"] == tgt
+    assert sen["title"].startswith("le chat est assis → the cat sat")       # words joined by spaces
+    np.testing.assert_allclose(decode(sen, p["scale"]), w.numpy(), rtol=1e-3, atol=1e-6)
+    assert "(4, 6)" in repr(view)
+    # a square matrix with explicit query tokens is shown as cross-attention too
+    (p,) = embedded(show_attention(list("ab"), random_weights(1, 1, 2), query_tokens=list("xy")))
+    assert p["sentences"][0]["queries"] == ["x", "y"]
+
+
+def test_cross_and_self_sentences_mixed():
+    a = (list("你好"), random_weights(1, 2, 2))
+    b = (["x", "y", "z"], cross_weights(1, 2, 2, 3), ["p", "q"])
+    (p,) = embedded(show_attention([a, b], titles=["self", "cross"]))
+    assert "queries" not in p["sentences"][0] and p["sentences"][1]["queries"] == ["p", "q"]
+    np.testing.assert_allclose(decode(p["sentences"][1], p["scale"]), b[1].numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_cross_attention_errors():
+    w = cross_weights(1, 1, 2, 3)
+    with pytest.raises(ValueError, match="2 query rows but 3 query_tokens"):
+        show_attention(list("abc"), w, query_tokens=list("pqr"))
+    with pytest.raises(ValueError, match="3 positions but 2 tokens"):
+        show_attention(list("ab"), w, query_tokens=list("pq"))
+    with pytest.raises(ValueError, match="query_tokens must be a list"):
+        show_attention(list("abc"), w, query_tokens="pq")
+    with pytest.raises(ValueError, match="in the list"):
+        show_attention([(list("abc"), w, list("pq"))], query_tokens=list("pq"))
 
 
 @pytest.mark.parametrize("tau", [0.1, 0.5, 1.0, 2.0, 7.0])
@@ -174,3 +219,41 @@ def test_widget_shows_messages_not_tracebacks():
     assert "「z」" in msg.value
     text_w.value = "fed"
     assert "3 个词元" in msg.value and "最关注" in msg.value
+
+
+def test_widget_with_attend_function():
+    """Any model behind attend(text): its ValueError message is shown, menus follow the shape."""
+    pytest.importorskip("ipywidgets")
+    calls = []
+
+    def attend(text):
+        calls.append(text)
+        words = text.split()
+        if not words:
+            raise ValueError("empty input: type a sentence")
+        if words[0] == "cross":                  # target words attend to a fixed source
+            return ["s1", "s2", "s3"], cross_weights(2, 3, len(words), 3), words
+        if words[0] == "broken":
+            return words, np.ones((1, 1, len(words), len(words)))     # rows sum to T, not 1
+        L = 3 if words[0] == "deep" else 1
+        return words, random_weights(L, 2, len(words), causal=False)
+
+    box = attention_explorer(attend, text="a b c")
+    text_w, (layer_w, head_w), msg = box.children[0], box.children[1].children, box.children[4]
+    assert calls == ["a b c"] and "3 个词元" in msg.value and "「c」" in msg.value
+    assert len(layer_w.options) == 1 and len(head_w.options) == 3        # mean + 2 heads
+    text_w.value = "deep a b"
+    assert len(layer_w.options) == 3 and "3 个词元" in msg.value
+    layer_w.value = 2
+    text_w.value = "   "
+    assert "empty input: type a sentence" in msg.value
+    text_w.value = "deep x"
+    assert layer_w.value == 2 and "2 个词元" in msg.value             # the chosen layer is kept
+    text_w.value = "cross u v"
+    assert "3 个查询词元、3 个键词元" in msg.value and "查询词元「v」" in msg.value
+    text_w.value = "broken a b"
+    assert "sum to 1" in msg.value
+    with pytest.raises(ValueError, match="attend"):
+        attention_explorer(42)
+    with pytest.raises(ValueError, match="tokenizer"):
+        attention_explorer(tiny_gpt())

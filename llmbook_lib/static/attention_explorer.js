@@ -5,11 +5,13 @@
  * its data in a JSON script element (type application/json) and a call to
  * LLMBookAttention.mount(div). Data format (see explorer.py): per sentence, per layer, per head,
  * per query row, the natural log of each weight times `scale`, rounded to an integer; null is a
- * weight of exactly 0 (a masked key); trailing nulls of a row are left out.
+ * weight of exactly 0 (a masked key); trailing nulls of a row are left out. `tokens` are the keys
+ * (columns); a cross-attention sentence also has `queries` (rows), otherwise the rows are the
+ * same tokens as the columns.
  */
 (function () {
   "use strict";
-  var VERSION = 1;
+  var VERSION = 2;   // 2: cross-attention (queries differ from keys)
   if (window.LLMBookAttention && window.LLMBookAttention.version >= VERSION) return;
   var SVGNS = "http://www.w3.org/2000/svg";
   var LO = [247, 251, 255], HI = [8, 48, 107];   // matplotlib "Blues", 0 -> 1
@@ -48,15 +50,18 @@
     return w;
   }
 
-  // [L][H] Float64Array(T*T) of log-weights, -Infinity where the weight is exactly 0.
+  function queries(sen) { return sen.queries || sen.tokens; }
+
+  // [L][H] Float64Array(Tq*Tk) of log-weights (row-major, one row per query), -Infinity where
+  // the weight is exactly 0.
   function decode(sen, scale) {
-    var T = sen.tokens.length;
+    var Tq = queries(sen).length, Tk = sen.tokens.length;
     return sen.logw.map(function (layer) {
       return layer.map(function (rows) {
-        var m = new Float64Array(T * T).fill(-Infinity);
-        for (var i = 0; i < T; i++) {
+        var m = new Float64Array(Tq * Tk).fill(-Infinity);
+        for (var i = 0; i < Tq; i++) {
           var r = rows[i] || [];
-          for (var j = 0; j < r.length && j < T; j++) if (r[j] !== null) m[i * T + j] = r[j] / scale;
+          for (var j = 0; j < r.length && j < Tk; j++) if (r[j] !== null) m[i * Tk + j] = r[j] / scale;
         }
         return m;
       });
@@ -64,19 +69,21 @@
   }
 
   // Display temperature: w^(1/tau), renormalised per row = softmax(log w / tau).
-  function temper(logm, T, tau) {
-    var out = new Float64Array(T * T);
-    for (var i = 0; i < T; i++) {
+  // temper(logm, T, tau) for a square matrix, temper(logm, Tq, tau, Tk) for Tq rows of Tk keys.
+  function temper(logm, Tq, tau, Tk) {
+    var n = Tk === undefined ? Tq : Tk;
+    var out = new Float64Array(Tq * n);
+    for (var i = 0; i < Tq; i++) {
       var mx = -Infinity, j, sum = 0;
-      for (j = 0; j < T; j++) mx = Math.max(mx, logm[i * T + j]);
+      for (j = 0; j < n; j++) mx = Math.max(mx, logm[i * n + j]);
       if (mx === -Infinity) continue;   // a row with no visible key stays 0
-      for (j = 0; j < T; j++) {
-        var v = logm[i * T + j];
+      for (j = 0; j < n; j++) {
+        var v = logm[i * n + j];
         var e = v === -Infinity ? 0 : Math.exp((v - mx) / tau);
-        out[i * T + j] = e;
+        out[i * n + j] = e;
         sum += e;
       }
-      for (j = 0; j < T; j++) out[i * T + j] /= sum;
+      for (j = 0; j < n; j++) out[i * n + j] /= sum;
     }
     return out;
   }
@@ -147,52 +154,58 @@
          "τ > 1 使其更平坦；模型本身没有改变。“各头平均”先对每个头施加温度，再对各头取平均。");
     }
 
-    var M = null, T = 0, svg = null, hl = null, rowEls = [], lineEls = [];
+    // M: the shown Tq x Tk matrix (row-major); Tq queries (rows), Tk keys (columns).
+    var M = null, Tq = 0, Tk = 0, cross = false, svg = null, hl = null, rowEls = [], lineEls = [];
 
     function matrix() {
-      var s = sens[st.s], m = mats(st.s)[st.layer], n = s.tokens.length;
-      if (st.head !== "mean") return temper(m[st.head], n, st.tau);
-      var out = new Float64Array(n * n);
+      var m = mats(st.s)[st.layer];
+      if (st.head !== "mean") return temper(m[st.head], Tq, st.tau, Tk);
+      var out = new Float64Array(Tq * Tk);
       m.forEach(function (hm) {
-        var t = temper(hm, n, st.tau);
+        var t = temper(hm, Tq, st.tau, Tk);
         for (var i = 0; i < t.length; i++) out[i] += t[i] / m.length;
       });
       return out;
     }
 
-    function focus() { return st.hover !== null ? st.hover : (st.pinned !== null ? st.pinned : T - 1); }
+    function focus() { return st.hover !== null ? st.hover : (st.pinned !== null ? st.pinned : Tq - 1); }
 
-    function drawHeatmap(tokens) {
-      var cell = Math.max(8, Math.min(28, Math.floor(440 / T)));
+    function drawHeatmap(qtokens, ktokens) {
+      var cell = Math.max(8, Math.min(28, Math.floor(440 / Math.max(Tq, Tk))));
       var fs = Math.max(8, Math.min(14, Math.round(cell * 0.72)));
-      var labels = tokens.map(shown);
-      var lw = Math.max.apply(null, labels.map(function (t) { return textWidth(t, fs); }));
-      var rotate = lw > cell * 0.95;
-      var left = Math.ceil(lw) + 10, top = rotate ? Math.ceil(lw * 0.8) + 14 : fs + 10;
-      svg = sv("svg", {width: left + T * cell + 6, height: top + T * cell + 6, "class": "llmb-attn-svg",
+      var qlabels = qtokens.map(shown), klabels = ktokens.map(shown);
+      function widest(ls) { return Math.max.apply(null, ls.map(function (t) { return textWidth(t, fs); })); }
+      var qw = widest(qlabels), kw = widest(klabels);
+      var rotate = kw > cell * 0.95;
+      var left = Math.ceil(qw) + 10, top = rotate ? Math.ceil(kw * 0.8) + 14 : fs + 10;
+      svg = sv("svg", {width: left + Tk * cell + 6, height: top + Tq * cell + 6, "class": "llmb-attn-svg",
                        "data-view": "heatmap"}, canvas);
       var g = sv("g", {}, svg);
-      for (var i = 0; i < T; i++) {
+      for (var j = 0; j < Tk; j++) {
+        var x = left + j * cell + cell / 2, y = top - 5;
+        sv("text", rotate ? {x: x, y: y, "font-size": fs, transform: "rotate(-55 " + x + " " + y + ")",
+                             "data-k": j, "class": "llmb-attn-klabel"}
+                          : {x: x, y: y, "text-anchor": "middle", "font-size": fs, "data-k": j,
+                             "class": "llmb-attn-klabel"}, svg, klabels[j]);
+      }
+      for (var i = 0; i < Tq; i++) {
         rowEls.push(sv("text", {x: left - 5, y: top + i * cell + cell / 2, "text-anchor": "end",
                                  "dominant-baseline": "central", "font-size": fs, "data-q": i,
-                                 "class": "llmb-attn-qlabel"}, svg, labels[i]));
-        var x = left + i * cell + cell / 2, y = top - 5;
-        sv("text", rotate ? {x: x, y: y, "font-size": fs, transform: "rotate(-55 " + x + " " + y + ")",
-                             "data-k": i, "class": "llmb-attn-klabel"}
-                          : {x: x, y: y, "text-anchor": "middle", "font-size": fs, "data-k": i,
-                             "class": "llmb-attn-klabel"}, svg, labels[i]);
-        for (var j = 0; j < T; j++) {
-          var w = M[i * T + j];
+                                 "class": "llmb-attn-qlabel"}, svg, qlabels[i]));
+        for (j = 0; j < Tk; j++) {
+          var w = M[i * Tk + j];
           sv("rect", {x: left + j * cell, y: top + i * cell, width: cell, height: cell, fill: colour(w),
                       "data-q": i, "data-k": j, "data-w": w.toFixed(3), "class": "llmb-attn-cellrect"}, g);
         }
       }
-      hl = sv("rect", {x: left, y: top, width: T * cell, height: cell, "class": "llmb-attn-hl",
+      hl = sv("rect", {x: left, y: top, width: Tk * cell, height: cell, "class": "llmb-attn-hl",
                        visibility: "hidden"}, svg);
       hl.setAttribute("data-cell", cell);
       hl.setAttribute("data-top", top);
       legend.innerHTML = "";
-      el("div", {}, legend, "行：查询（正在计算表示的词元）；列：键（被关注的词元）。颜色越深，权重越大；每行之和为 1。");
+      el("div", {}, legend, cross
+         ? "交叉注意力：行是查询（一个序列的词元，如解码器的目标词元），列是键（另一个序列的词元，如编码器的源词元）。颜色越深，权重越大；每行之和为 1。"
+         : "行：查询（正在计算表示的词元）；列：键（被关注的词元）。颜色越深，权重越大；每行之和为 1。");
       var grad = el("div", {"class": "llmb-attn-grad"}, legend);
       grad.style.background = "linear-gradient(to right," + colour(0) + "," + colour(1) + ")";
       var ticks = el("div", {"class": "llmb-attn-ticks"}, legend);
@@ -201,26 +214,33 @@
       el("span", {}, ticks, "1");
     }
 
-    function drawLines(tokens) {
-      var rowH = Math.max(14, Math.min(22, Math.floor(520 / T)));
+    function drawLines(qtokens, ktokens) {
+      var rowH = Math.max(14, Math.min(22, Math.floor(520 / Math.max(Tq, Tk))));
       var fs = Math.max(9, Math.min(14, Math.round(rowH * 0.68)));
-      var labels = tokens.map(shown);
-      var lw = Math.max(32, Math.ceil(Math.max.apply(null, labels.map(function (t) { return textWidth(t, fs); }))) + 8);
+      var qlabels = qtokens.map(shown), klabels = ktokens.map(shown);
+      function widest(ls) {
+        return Math.max(32, Math.ceil(Math.max.apply(null, ls.map(function (t) { return textWidth(t, fs); }))) + 8);
+      }
+      var qcap = cross ? "查询（目标）" : "查询", kcap = cross ? "键（源）" : "键";
+      var lw = Math.max(widest(qlabels), Math.ceil(textWidth(qcap, 11)) + 4);
+      var kw = Math.max(widest(klabels), Math.ceil(textWidth(kcap, 11)) + 4);
       var gap = 170, top = 22, x1 = lw + 4, x2 = lw + gap - 4;
-      svg = sv("svg", {width: 2 * lw + gap + 8, height: top + T * rowH + 6, "class": "llmb-attn-svg",
+      svg = sv("svg", {width: lw + gap + kw + 8, height: top + Math.max(Tq, Tk) * rowH + 6, "class": "llmb-attn-svg",
                        "data-view": "lines"}, canvas);
-      sv("text", {x: lw, y: 12, "text-anchor": "end", "font-size": 11, "class": "llmb-attn-caption"}, svg, "查询");
-      sv("text", {x: lw + gap, y: 12, "font-size": 11, "class": "llmb-attn-caption"}, svg, "键");
+      sv("text", {x: lw, y: 12, "text-anchor": "end", "font-size": 11, "class": "llmb-attn-caption"}, svg, qcap);
+      sv("text", {x: lw + gap, y: 12, "font-size": 11, "class": "llmb-attn-caption"}, svg, kcap);
       var g = sv("g", {}, svg);
-      for (var i = 0; i < T; i++) lineEls.push([]);
-      for (i = 0; i < T; i++) {
+      for (var j = 0; j < Tk; j++) {
+        sv("text", {x: lw + gap, y: top + j * rowH + rowH / 2, "dominant-baseline": "central", "font-size": fs,
+                    "data-k": j, "class": "llmb-attn-klabel"}, svg, klabels[j]);
+      }
+      for (var i = 0; i < Tq; i++) {
         var y = top + i * rowH + rowH / 2;
+        lineEls.push([]);
         rowEls.push(sv("text", {x: lw, y: y, "text-anchor": "end", "dominant-baseline": "central",
-                                 "font-size": fs, "data-q": i, "class": "llmb-attn-qlabel"}, svg, labels[i]));
-        sv("text", {x: lw + gap, y: y, "dominant-baseline": "central", "font-size": fs, "data-k": i,
-                    "class": "llmb-attn-klabel"}, svg, labels[i]);
-        for (var j = 0; j < T; j++) {
-          var w = M[i * T + j];
+                                 "font-size": fs, "data-q": i, "class": "llmb-attn-qlabel"}, svg, qlabels[i]));
+        for (j = 0; j < Tk; j++) {
+          var w = M[i * Tk + j];
           if (w < 0.01) continue;
           lineEls[i].push(sv("line", {x1: x1, y1: y, x2: x2, y2: top + j * rowH + rowH / 2,
                                        "stroke-width": (0.6 + 4 * w).toFixed(2), "stroke-opacity": Math.max(0.06, w).toFixed(3),
@@ -228,32 +248,38 @@
         }
       }
       legend.innerHTML = "";
-      el("div", {}, legend, "左列：查询；右列：键。线越粗越深，权重越大（小于 0.01 的不画）。");
+      el("div", {}, legend, cross
+         ? "交叉注意力：左列是查询（目标序列），右列是键（源序列）。线越粗越深，权重越大（小于 0.01 的不画）。"
+         : "左列：查询；右列：键。线越粗越深，权重越大（小于 0.01 的不画）。");
     }
 
     function render() {
       var s = sens[st.s];
-      T = s.tokens.length;
+      Tq = queries(s).length;
+      Tk = s.tokens.length;
+      cross = !!s.queries;
       M = matrix();
       canvas.textContent = "";
       rowEls = [];
       lineEls = [];
       hl = null;
-      if (st.view === "lines") drawLines(s.tokens); else drawHeatmap(s.tokens);
+      if (st.view === "lines") drawLines(queries(s), s.tokens); else drawHeatmap(queries(s), s.tokens);
       tau.value = String(Math.log10(st.tau));
       tauOut.textContent = st.tau.toFixed(2);
       for (var v in btns) btns[v].className = v === st.view ? "llmb-on" : "";
       root.setAttribute("data-state", [st.s, st.layer, st.head, st.tau.toFixed(2), st.view].join("|"));
+      root.setAttribute("data-cross", cross ? "1" : "0");
       update();
     }
 
     function update() {
       var s = sens[st.s], q = focus(), active = st.hover !== null || st.pinned !== null;
-      var tokens = s.tokens, row = [];
-      for (var j = 0; j < T; j++) row.push([M[q * T + j], j]);
+      var tokens = s.tokens, qtokens = queries(s), row = [];
+      for (var j = 0; j < Tk; j++) row.push([M[q * Tk + j], j]);
       row.sort(function (a, b) { return b[0] - a[0] || a[1] - b[1]; });
       qline.textContent = "";
-      el("span", {}, qline, (active ? "查询词元 " : "最后一个词元 ") + "「" + shown(tokens[q]) + "」（第 " + (q + 1) + " 个）最关注：");
+      el("span", {}, qline, (active ? "查询词元 " : (cross ? "最后一个查询词元 " : "最后一个词元 ")) + "「" +
+         shown(qtokens[q]) + "」（第 " + (q + 1) + " 个）最关注" + (cross ? "的源词元" : "") + "：");
       if (st.pinned !== null) el("span", {"class": "llmb-attn-pin"}, qline, " 已固定，再点一次取消");
       list.textContent = "";
       row.filter(function (r) { return r[0] > 0; }).slice(0, topk).forEach(function (r) {   // masked keys (0) are not listed
@@ -266,8 +292,8 @@
       });
       if (st.cell) {
         var c = st.cell;
-        cellInfo.textContent = "「" + shown(tokens[c[0]]) + "」→「" + shown(tokens[c[1]]) + "」：" +
-          M[c[0] * T + c[1]].toFixed(3);
+        cellInfo.textContent = "「" + shown(qtokens[c[0]]) + "」→「" + shown(tokens[c[1]]) + "」：" +
+          M[c[0] * Tk + c[1]].toFixed(3);
       } else {
         cellInfo.textContent = "";
       }
