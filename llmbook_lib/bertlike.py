@@ -1,0 +1,168 @@
+"""A small BERT-style encoder trained with MLM + NSP (BERT) or PLM (XLNet).
+
+``BertLike`` is ``transformer.Encoder`` (token embedding, position encoding, pre-LN
+``EncoderLayer`` s, final LayerNorm) plus what the objectives need:
+
+- segment (token-type) embeddings for the A and B sentences of NSP;
+- an MLM head tied to the token embeddings: logits = h E^T + b;
+- an NSP head on the [CLS] state: tanh pooler, then two logits (IsNext = 1);
+- ``plm``: XLNet's two-stream forward (``pretrain.two_stream_layer``) with a learned query
+  start vector w, for any factorisation order.
+
+The batches come from ``llmbook_lib.pretrain``. (``llmbook_lib.bert`` is the real, pretrained
+MiniLM; this module trains its own small model from scratch.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .pretrain import IGNORE, permutation_masks, two_stream_layer
+from .transformer import Encoder
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int                 # including the special tokens (BertVocab.vocab_size)
+    max_len: int = 128              # longest sequence, [CLS] and [SEP]s included
+    d_model: int = 128
+    n_head: int = 4
+    n_layer: int = 2
+    d_ff: int | None = None         # 4 * d_model when None
+    dropout: float = 0.1
+    n_segments: int = 2             # A and B
+    pos_encoding: str = "learned"   # BERT learns its positions; "sinusoidal" also works
+    pad_id: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class BertOutput:
+    states: torch.Tensor            # (B, T, d) final hidden states
+    mlm_logits: torch.Tensor        # (B, T, V)
+    nsp_logits: torch.Tensor        # (B, 2): [NotNext, IsNext]
+    loss: torch.Tensor | None = None
+    mlm_loss: torch.Tensor | None = None
+    nsp_loss: torch.Tensor | None = None
+    attention: list[torch.Tensor] | None = None   # per layer (B, h, T, T) with need_weights
+
+
+class BertLike(nn.Module):
+    """Encoder with MLM, NSP and PLM heads (see the module docstring)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        c = self.config = config
+        if c.pos_encoding not in ("learned", "sinusoidal"):
+            raise ValueError(f"BertLike needs an additive position encoding ('learned' or 'sinusoidal'), "
+                             f"got {c.pos_encoding!r}: the PLM query stream knows which position it "
+                             "predicts only through it")
+        self.encoder = Encoder(c.vocab_size, c.d_model, c.n_head, c.n_layer, d_ff=c.d_ff,
+                               dropout=c.dropout, max_len=c.max_len, pos_encoding=c.pos_encoding,
+                               norm_first=True)
+        self.seg_emb = nn.Embedding(c.n_segments, c.d_model)
+        nn.init.normal_(self.seg_emb.weight, std=0.02)
+        self.query_start = nn.Parameter(0.02 * torch.randn(c.d_model))   # XLNet's w
+        self.mlm_bias = nn.Parameter(torch.zeros(c.vocab_size))
+        self.pooler = nn.Linear(c.d_model, c.d_model)
+        self.nsp_head = nn.Linear(c.d_model, 2)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- embeddings ---------------------------------------------------------------------------
+    def _positions(self, positions: torch.Tensor) -> torch.Tensor:
+        """Position vectors (..., d) for arbitrary position ids, from the encoder's own encoding."""
+        if positions.numel() and int(positions.max()) >= self.config.max_len:
+            raise ValueError(f"position {int(positions.max())} exceeds max_len {self.config.max_len}; "
+                             "shorten the input or build the model with a larger max_len")
+        table = self.encoder.embed.pos(torch.zeros(1, int(positions.max()) + 1, self.config.d_model,
+                                                   device=positions.device))[0]     # (P, d)
+        return table[positions]
+
+    def _check(self, ids: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+        if ids.dim() != 2:
+            raise ValueError(f"ids must be (B, T) token ids, got shape {tuple(ids.shape)}")
+        if ids.size(1) > self.config.max_len:
+            raise ValueError(f"sequence length {ids.size(1)} exceeds max_len {self.config.max_len}; "
+                             "shorten the input or build the model with a larger max_len")
+        if positions is None:
+            return torch.arange(ids.size(1), device=ids.device).expand_as(ids)
+        if positions.shape[-1] != ids.size(1):
+            raise ValueError(f"positions {tuple(positions.shape)} must give one position per token "
+                             f"of ids {tuple(ids.shape)}")
+        return positions.expand_as(ids)
+
+    def embed(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
+              positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Content-stream input h0 = E[x] sqrt(d) + P[pos] + S[seg]: (B, T) -> (B, T, d)."""
+        positions = self._check(ids, positions)
+        e = self.encoder.embed
+        x = e.tok(ids) * e.scale + self._positions(positions)
+        if segments is not None:
+            x = x + self.seg_emb(segments)
+        return e.drop(x)
+
+    def mlm_logits(self, states: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, T, V): h E^T + b, with E the (tied) token embedding."""
+        return F.linear(states, self.encoder.embed.tok.weight, self.mlm_bias)
+
+    # -- BERT: MLM + NSP ----------------------------------------------------------------------
+    def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
+                mlm_labels: torch.Tensor | None = None, is_next: torch.Tensor | None = None,
+                need_weights: bool = False) -> BertOutput:
+        """ids, segments, mlm_labels: (B, T); is_next: (B,). Padding (pad_id) is never attended.
+        The loss is the sum of the MLM loss (mean over labelled positions) and the NSP loss."""
+        x = self.embed(ids, segments)
+        key_mask = (ids != self.config.pad_id)[:, None, None, :]          # (B, 1, 1, T)
+        attention = []
+        for layer in self.encoder.layers:
+            x, w = layer(x, mask=key_mask, need_weights=need_weights)
+            attention.append(w)
+        states = self.encoder.norm(x)
+        out = BertOutput(states, self.mlm_logits(states),
+                         self.nsp_head(torch.tanh(self.pooler(states[:, 0]))),
+                         attention=attention if need_weights else None)
+        if mlm_labels is not None:
+            out.mlm_loss = F.cross_entropy(out.mlm_logits.flatten(0, 1), mlm_labels.flatten(),
+                                           ignore_index=IGNORE)
+        if is_next is not None:
+            out.nsp_loss = F.cross_entropy(out.nsp_logits, is_next)
+        losses = [l for l in (out.mlm_loss, out.nsp_loss) if l is not None]
+        out.loss = sum(losses) if losses else None
+        return out
+
+    # -- XLNet: PLM ---------------------------------------------------------------------------
+    def plm(self, ids: torch.Tensor, order: torch.Tensor, labels: torch.Tensor | None = None,
+            positions: torch.Tensor | None = None, segments: torch.Tensor | None = None):
+        """Two-stream forward for the factorisation order ``order`` ((T,) or (B, T)).
+
+        Returns (logits (B, T, V), loss): logits[:, i] is the model's p(x_i | x_{z<t}) where
+        i = z_t, read from the query stream. labels default to ids; set them to -100 where no
+        prediction is wanted (XLNet predicts only the last tokens of each order). ``positions``
+        (B, T) places the tokens at arbitrary position ids (default 0..T-1). No padding: PLM
+        works on full windows.
+        """
+        positions = self._check(ids, positions)
+        if (ids == self.config.pad_id).any():
+            raise ValueError("plm() takes full windows without padding; drop or crop padded rows")
+        content, query = permutation_masks(order.to(ids.device))
+        if content.dim() == 3:                                             # (B, T, T) -> per head
+            content, query = content[:, None], query[:, None]
+        h = self.embed(ids, segments, positions)
+        g = self.encoder.embed.drop(self.query_start + self._positions(positions))
+        for layer in self.encoder.layers:
+            h, g = two_stream_layer(layer, h, g, content, query)
+        logits = self.mlm_logits(self.encoder.norm(g))
+        labels = ids if labels is None else labels
+        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
+        return logits, loss
+
+
+__all__ = ["BertConfig", "BertLike", "BertOutput"]
