@@ -144,13 +144,18 @@ _TORCH_NAMES = {  # ours -> torch.nn.Transformer{Encoder,Decoder}Layer
 
 def copy_from_torch(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> None:
     """Copy the weights of a ``torch.nn.TransformerEncoderLayer`` (or ``DecoderLayer``) into our
-    layer of the same shape. Raises ``ValueError`` if a parameter has no counterpart."""
+    layer of the same shape. Raises ``ValueError`` if a parameter on either side has no counterpart."""
     src = theirs.state_dict()
-    new = {}
+    new, used = {}, set()
     for name, p in ours.state_dict().items():
         key = _TORCH_NAMES.get(name) or name.replace("ln", "norm")   # ln1 -> norm1, ...
         if key not in src or src[key].shape != p.shape:
             raise ValueError(f"no torch parameter matches {name} (looked for {key}); build both "
                              "layers with the same d_model, nhead, dim_feedforward and bias")
         new[name] = src[key]
+        used.add(key)
+    left = sorted(set(src) - used)
+    if left:   # e.g. torch's biases when ours has bias=False: dropping them would change the outputs
+        raise ValueError(f"torch parameters {left} have no counterpart in our {type(ours).__name__}; "
+                         "build it with the same bias setting and layer type (encoder or decoder)")
     ours.load_state_dict(new)
