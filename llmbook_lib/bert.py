@@ -6,7 +6,7 @@ width 384, English WordPiece vocabulary), shipped as files inside the pip packag
 downloaded. ``minilm_attention(text)`` gives the word pieces and the weights [6, 12, T, T] of one
 sentence (it is also an ``attend`` function for ``explorer.attention_explorer``).
 This module is about a real pretrained model; the book's own small BERT-style encoder, trained
-from scratch in the pretraining chapters, is a separate module.
+from scratch in the pretraining chapters, is ``bertlike.BertLike``.
 
 Head scores follow Clark et al. (2019), "What does BERT look at?": for every (layer, head), the
 mean weight that a set of queries puts on chosen keys (the previous token, itself, [CLS],
