@@ -18,7 +18,9 @@ server is blocked and counted as a failure. On each page it checks
   (c') every attention explorer (llmbook_lib.explorer, self-contained HTML/JS) rendered and
       responds without a kernel: hovering/clicking a token changes its top-k list, a
       layer/head/temperature change redraws different weights, a view toggle switches
-      heatmap/lines, and its Chinese text is drawn with a CJK font;
+      heatmap/lines, the drawing has one row label per query and one column label per key
+      (cross-attention views: queries and keys are different tokens), and its Chinese text is
+      drawn with a CJK font;
   (d) no console errors, page errors, failed or 4xx/5xx local requests;
 and (e) the Chinese search page finds the expected pages. Full-page screenshots are written
 to _build/screenshots/ (next to HTML_DIR). Exit status 0 only if everything passed.
@@ -227,10 +229,15 @@ JS_EXPLORER_STATE = r"""
 () => Array.from(document.querySelectorAll('.llmb-attn')).map(r => {
   const svg = r.querySelector('svg.llmb-attn-svg');
   const drawn = Array.from(r.querySelectorAll('.llmb-attn-cellrect, .llmb-attn-line'));
+  const data = r.querySelector('script[type="application/json"]');
+  const sen = data ? JSON.parse(data.textContent).sentences[+(r.getAttribute('data-state') || '0').split('|')[0]] : null;
   return {id: r.id, mounted: r.getAttribute('data-mounted') === '1', state: r.getAttribute('data-state'),
           fallback: !!r.querySelector('.llmb-attn-fallback'),
           view: svg ? svg.getAttribute('data-view') : null,
           labels: r.querySelectorAll('text.llmb-attn-qlabel').length,
+          keys: r.querySelectorAll('text.llmb-attn-klabel').length,
+          cross: r.getAttribute('data-cross') === '1',
+          expect: sen ? {queries: (sen.queries || sen.tokens).length, keys: sen.tokens.length, cross: !!sen.queries} : null,
           drawn: drawn.length,
           weights: drawn.map(e => e.getAttribute('data-q') + ':' + e.getAttribute('data-k') + '=' +
                                    e.getAttribute('data-w')).join(','),
@@ -432,6 +439,13 @@ def check_explorers(page, cdp, report: Report, name: str, expected: int, shots: 
         bad = [x for x in st["rowsums"] if abs(x - 1) > 0.02]
         if bad:
             problems.append(f"{tag}: heatmap rows do not sum to 1: {bad[:3]}")
+        # one row label per query, one column label per key, a cell for each (cross-attention too)
+        ex = st["expect"] or {}
+        if (st["labels"], st["keys"], st["cross"]) != (ex.get("queries"), ex.get("keys"), ex.get("cross")):
+            problems.append(f"{tag}: drew {st['labels']} query and {st['keys']} key labels (cross={st['cross']}), "
+                            f"the data has {ex.get('queries')} queries and {ex.get('keys')} keys (cross={ex.get('cross')})")
+        elif st["view"] == "heatmap" and st["drawn"] != ex["queries"] * ex["keys"]:
+            problems.append(f"{tag}: heatmap has {st['drawn']} cells, not {ex['queries']} x {ex['keys']}")
         # hover two different query tokens: the top-k list follows the mouse
         n = st["labels"]
         labels = root.query_selector_all("text.llmb-attn-qlabel")
@@ -485,7 +499,8 @@ def check_explorers(page, cdp, report: Report, name: str, expected: int, shots: 
         root.query_selector('button[data-role="reset-temperature"]').click()
         root.scroll_into_view_if_needed()
         root.screenshot(path=str(shots / (name.replace("/", "__").replace(".html", "") + f"__explorer{i + 1}.png")))
-        done.append(f"{st['labels']} tokens, {st['view']}")
+        done.append(f"{st['labels']} x {st['keys']} cross-attention, {st['view']}" if st["cross"]
+                    else f"{st['labels']} tokens, {st['view']}")
     # Chinese glyphs inside the explorers (side panel and SVG token labels) come from a CJK font
     marked = page.evaluate("""() => {
         const re = /[\u3400-\u9fff]/;
