@@ -282,7 +282,8 @@ def test_plm_batched_orders_labels_and_errors():
     labels = torch.full_like(ids, -100)
     last = orders[:, -2:]                                         # XLNet: predict the last tokens only
     labels.scatter_(1, last, ids.gather(1, last))
-    _, part = m.plm(ids, orders, labels=labels)
+    part_logits, part = m.plm(ids, orders, labels=labels)
+    torch.testing.assert_close(part_logits, logits[labels != -100])
     ref = F.cross_entropy(logits.gather(1, last[..., None].expand(-1, -1, 40)).flatten(0, 1),
                           ids.gather(1, last).flatten())
     torch.testing.assert_close(part, ref)
@@ -310,9 +311,11 @@ def test_bertlike_shapes_losses_and_reuse_of_the_encoder():
                               generator=torch.Generator().manual_seed(0))
     is_next = torch.tensor([1, 0])
     out = m(inputs, seg, labels, is_next)
-    assert out.states.shape == (2, 9, 32) and out.mlm_logits.shape == (2, 9, 40) and out.nsp_logits.shape == (2, 2)
+    assert out.states.shape == (2, 9, 32) and m(inputs).mlm_logits.shape == (2, 9, 40) and out.nsp_logits.shape == (2, 2)
     sel = labels != -100
-    mlm = -F.log_softmax(out.mlm_logits, -1)[sel].gather(1, labels[sel][:, None]).mean()
+    assert out.mlm_logits.shape == (sel.sum(), 40)                # only the labelled positions
+    torch.testing.assert_close(out.mlm_logits, m(inputs, seg).mlm_logits[sel])
+    mlm = -F.log_softmax(out.mlm_logits, -1).gather(1, labels[sel][:, None]).mean()
     nsp = -F.log_softmax(out.nsp_logits, -1).gather(1, is_next[:, None]).mean()
     torch.testing.assert_close(out.mlm_loss, mlm)
     torch.testing.assert_close(out.nsp_loss, nsp)
