@@ -73,6 +73,7 @@ PAGES: list[Page] = [
     Page("book/part5.html"),
     Page("book/part6.html"),
     Page("book/part7.html"),
+    Page("notebooks/07_resources/7.2_pretrained_models.html", math=True, explorers=1),
     Page("notebooks/07_resources/7.3_synthetic_world.html"),
     Page("book/part8.html"),
     Page("book/part9.html"),
