@@ -35,7 +35,9 @@ class BertConfig:
     d_ff: int | None = None         # 4 * d_model when None
     dropout: float = 0.1
     n_segments: int = 2             # A and B
-    pos_encoding: str = "learned"   # BERT learns its positions; "sinusoidal" also works
+    # BERT learns its positions; "learned" works too, but the Encoder starts those at std 0.02
+    # beside unit-scale token vectors, so a briefly trained model barely knows where it is.
+    pos_encoding: str = "sinusoidal"
     pad_id: int = 0
 
     def to_dict(self) -> dict:
