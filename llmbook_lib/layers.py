@@ -6,7 +6,8 @@ LayerNorm, either pre-LN (``norm_first=True``, GPT-2 and most modern models) or 
 2017 paper). ``Block``, the GPT layer, is a causal pre-LN ``EncoderLayer``.
 
 Parameter layout matches ``torch.nn.TransformerEncoderLayer`` / ``TransformerDecoderLayer``
-one to one, so ``copy_from_torch`` can copy their weights and the outputs agree.
+one to one, so ``copy_from_torch`` can copy their weights and the outputs agree in eval mode
+(in training torch also applies dropout between the two FFN linears; ours does not).
 """
 
 from __future__ import annotations
