@@ -1,7 +1,9 @@
 """``pretrained(name)``: the small models that notebooks share.
 
-Each model has a recipe here and is shipped with the package as a safetensors file listed in
-``weights/manifest.json`` (sha256, recipe, training-data hash, training time, validation
+Two kinds: character- or byte-level GPTs (causal LM; recipes with a ``GPTConfig``) and a
+BERT-style encoder (``bertlike.BertLike`` trained with MLM + NSP on sentence pairs; recipes with
+a ``BertConfig``). Each model has a recipe here and is shipped with the package as a safetensors
+file listed in ``weights/manifest.json`` (sha256, recipe, training-data hash, training time, validation
 metric). A shipped file whose hash does not match the manifest is refused and the model is
 retrained into ``$LLMBOOK_CACHE`` (default ``~/.cache/llmbook``); a model with no shipped file
 is trained on first use and cached there.
@@ -30,8 +32,11 @@ from pathlib import Path
 import torch
 
 from . import data as corpora
+from .bertlike import BertConfig, BertLike
 from .checkpoint import load_checkpoint, save_checkpoint
+from .data.pretraining import BertBatches, encode_documents, sentence_documents
 from .device import seed_everything
+from .pretrain import IGNORE, BertVocab
 from .tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
 from .train import TrainConfig, train
 from .transformer import GPT, GPTConfig
@@ -40,6 +45,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 VAL_TOKENS = 65_536          # validation tokens scored by the manifest metric
 METRIC_TOLERANCE = 2e-3      # nats/token; float noise across CPUs is far below this
+BERT_VAL_BATCHES = 50        # validation batches (fixed pairs and masks) of the MLM + NSP metric
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class Recipe:
     corpus: str                       # a loader in llmbook_lib.data, e.g. "peoples_daily_text"
     tokenizer: str                    # "char" or "byte"
     max_vocab: int | None             # char tokenizers: keep the most frequent characters (+ <unk>)
-    model: GPTConfig
+    model: GPTConfig | BertConfig     # GPTConfig: causal LM; BertConfig: MLM + NSP encoder
     train: TrainConfig
     batch_size: int
     seed: int = 1337
@@ -60,6 +66,10 @@ class Recipe:
 
     def text(self) -> str:
         return getattr(corpora, self.corpus)()
+
+    @property
+    def is_bert(self) -> bool:
+        return isinstance(self.model, BertConfig)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -94,6 +104,14 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            corpus="peoples_daily_text", tokenizer="byte", max_vocab=None,
            model=replace(_small_gpt(), block_size=64),
            train=replace(_TRAIN, max_steps=2500, eval_every=500), batch_size=32),
+    # MLM + NSP on sentence pairs [CLS] A [SEP] B [SEP] of one paragraph (IsNext) or two (NotNext).
+    # One CPU thread (two threads on a shared 2-core machine ran 6x slower); about 0.55 CPU-s a step.
+    Recipe("bert-zh-char", "4-layer, width-128 BERT-style character encoder (MLM + NSP) on People's Daily "
+           "(Jan 1998), 3,000-char vocabulary",
+           corpus="peoples_daily_text", tokenizer="char", max_vocab=3000,
+           model=BertConfig(vocab_size=0, max_len=128, d_model=128, n_head=4, n_layer=4, dropout=0.0,
+                            pos_encoding="sinusoidal"),
+           train=replace(_TRAIN, max_steps=1100, eval_every=100), batch_size=32),
 ]}
 
 
@@ -138,6 +156,107 @@ def _split_and_tokenize(recipe: Recipe):
     return text, tok, train_ids, val_ids
 
 
+def _bert_data(recipe: Recipe):
+    """Documents (paragraphs -> sentences) split by paragraph, a BertVocab over the most frequent
+    training characters, and the token ids of every sentence: (text, vocab, train, val)."""
+    text = recipe.text()
+    train_paras, val_paras = corpora.split_train_val(text.splitlines(), recipe.val_fraction)
+    train_docs, val_docs = sentence_documents(train_paras), sentence_documents(val_paras)
+    chars = "".join(s for doc in train_docs for s in doc)
+    if recipe.tokenizer != "char":
+        raise ValueError(f"BERT recipes use a character vocabulary (tokenizer='char'), got {recipe.tokenizer!r}")
+    base = (CharTokenizer.from_text(chars, unk="<unk>", max_vocab=recipe.max_vocab) if recipe.max_vocab
+            else CharTokenizer.from_text(chars, unk="<unk>"))
+    vocab = BertVocab(base)
+    return text, vocab, encode_documents(train_docs, vocab), encode_documents(val_docs, vocab)
+
+
+def bert_val_batches(recipe_or_name: Recipe | str, vocab: BertVocab, val_docs) -> BertBatches:
+    """The fixed validation pairs of a BERT recipe (seed + 1), as scored in the manifest."""
+    recipe = _recipe(recipe_or_name) if isinstance(recipe_or_name, str) else recipe_or_name
+    return BertBatches(val_docs, vocab, recipe.batch_size, recipe.model.max_len, seed=recipe.seed + 1)
+
+
+@torch.no_grad()
+def mlm_nsp_metrics(model: BertLike, batches, iters: int) -> dict:
+    """Held-out MLM and NSP numbers of a BertLike over ``batches(0) .. batches(iters - 1)``.
+
+    mlm_loss: mean negative log-likelihood (nats) per selected position; mlm_accuracy: top-1
+    accuracy at the selected positions (80% [MASK], 10% random, 10% unchanged); mask_accuracy:
+    only where the input shows [MASK]; nsp_loss / nsp_accuracy over the pairs (chance: 0.5).
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    nll = nsp_nll = 0.0
+    n_sel = hits = n_mask = mask_hits = n_pairs = nsp_hits = 0
+    for i in range(iters):
+        x, seg, labels, is_next = (t.to(device) for t in batches(i))
+        out = model(x, seg, labels, is_next)
+        sel = labels != IGNORE
+        hit = out.mlm_logits.argmax(-1) == labels[sel]
+        masked = x[sel] == BertVocab.mask_id
+        k = int(sel.sum())
+        nll += float(out.mlm_loss) * k
+        n_sel, hits = n_sel + k, hits + int(hit.sum())
+        n_mask, mask_hits = n_mask + int(masked.sum()), mask_hits + int((hit & masked).sum())
+        nsp_nll += float(out.nsp_loss) * len(is_next)
+        n_pairs += len(is_next)
+        nsp_hits += int((out.nsp_logits.argmax(-1) == is_next).sum())
+    model.train(was_training)
+    return {"mlm_loss": nll / n_sel, "mlm_accuracy": hits / n_sel, "mask_accuracy": mask_hits / n_mask,
+            "nsp_loss": nsp_nll / n_pairs, "nsp_accuracy": nsp_hits / n_pairs,
+            "masked_tokens": n_sel, "pairs": n_pairs}
+
+
+def _bert_loss(model: BertLike, batch) -> torch.Tensor:
+    return model(*batch).loss                       # MLM + NSP, as in BERT
+
+
+def _train_bert(recipe: Recipe, progress: bool) -> tuple[BertLike, BertVocab, dict]:
+    text, vocab, train_docs, val_docs = _bert_data(recipe)
+    cfg = BertConfig(**{**recipe.model.to_dict(), "vocab_size": vocab.vocab_size})
+    seed_everything(recipe.seed)
+    model = BertLike(cfg)
+    tc = TrainConfig(**{**asdict(recipe.train), "progress": progress})
+    batches = BertBatches(train_docs, vocab, recipe.batch_size, cfg.max_len, seed=recipe.seed)
+    val = bert_val_batches(recipe, vocab, val_docs)
+    curve: dict[str, list] = {k: [] for k in ("steps", "train_loss", "val_loss", "val_mlm_loss", "val_nsp_loss",
+                                              "mlm_accuracy", "nsp_accuracy")}
+    window: list[float] = []
+
+    def log(done: int, loss: float) -> None:        # the learning curve, every eval_every steps
+        window.append(loss)
+        if done % tc.eval_every == 0 or done == tc.max_steps:
+            m = mlm_nsp_metrics(model, val, tc.eval_iters)
+            for key, value in [("steps", done), ("train_loss", sum(window) / len(window)),
+                               ("val_loss", m["mlm_loss"] + m["nsp_loss"]), ("val_mlm_loss", m["mlm_loss"]),
+                               ("val_nsp_loss", m["nsp_loss"]), ("mlm_accuracy", m["mlm_accuracy"]),
+                               ("nsp_accuracy", m["nsp_accuracy"])]:
+                curve[key].append(value)
+            window.clear()
+
+    t0 = time.perf_counter()
+    history = train(model, batches, tc, loss_fn=_bert_loss, on_step=log)
+    seconds = time.perf_counter() - t0
+    m = mlm_nsp_metrics(model, val, BERT_VAL_BATCHES)
+    entry = {
+        "description": recipe.description,
+        "recipe": recipe.to_dict(),
+        "model_config": cfg.to_dict(),
+        "params": model.num_params(),
+        "data_sha256": corpora.text_sha256(text),
+        "train_seconds": round(seconds, 1),
+        "train_tokens": history.tokens,
+        "metric": {"name": "val_mlm_loss_nats_per_masked_token", "value": m["mlm_loss"], **m,
+                   "val_batches": BERT_VAL_BATCHES},
+        "curve": curve,
+        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "processor": platform.processor() or platform.machine()},
+    }
+    return model, vocab, entry
+
+
 @torch.no_grad()
 def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int = VAL_TOKENS) -> float:
     """Mean next-token loss (nats) over the first ``max_tokens`` validation tokens, in
@@ -154,9 +273,11 @@ def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int = VAL_TOK
     return total / len(x)
 
 
-def train_recipe(name: str, progress: bool = True) -> tuple[GPT, object, dict]:
+def train_recipe(name: str, progress: bool = True) -> tuple[GPT | BertLike, object, dict]:
     """Train a recipe from scratch; return (model, tokenizer, manifest entry without file hash)."""
     recipe = _recipe(name)
+    if recipe.is_bert:
+        return _train_bert(recipe, progress)
     text, tok, train_ids, val_ids = _split_and_tokenize(recipe)
     cfg = GPTConfig(**{**recipe.model.to_dict(), "vocab_size": tok.vocab_size})
     seed_everything(recipe.seed)
@@ -185,21 +306,31 @@ def train_recipe(name: str, progress: bool = True) -> tuple[GPT, object, dict]:
     return model, tok, entry
 
 
-def _save_model(path: Path, model: GPT, tok, name: str) -> None:
-    save_checkpoint(path, model, state={"name": name, "model_config": model.config.to_dict(),
-                                        "tokenizer": tok.to_json()}, rng=False)
+def _save_model(path: Path, model: GPT | BertLike, tok, name: str) -> None:
+    state = {"name": name, "model_config": model.config.to_dict()}
+    if isinstance(model, BertLike):               # BertVocab = special tokens + a base tokenizer
+        state.update(kind="bertlike", tokenizer=tok.base.to_json())
+    else:
+        state.update(tokenizer=tok.to_json())
+    save_checkpoint(path, model, state=state, rng=False)
 
 
-def _load_model(path: Path, device) -> tuple[GPT, object]:
+def _load_model(path: Path, device) -> tuple[GPT | BertLike, object]:
     ckpt = load_checkpoint(path)
-    model = GPT(GPTConfig(**ckpt.state["model_config"]))
+    tok = tokenizer_from_json(ckpt.state["tokenizer"])
+    if ckpt.state.get("kind") == "bertlike":
+        model, tok = BertLike(BertConfig(**ckpt.state["model_config"])), BertVocab(tok)
+    else:
+        model = GPT(GPTConfig(**ckpt.state["model_config"]))
     ckpt.apply(model)
     model.eval()
-    return model.to(device), tokenizer_from_json(ckpt.state["tokenizer"])
+    return model.to(device), tok
 
 
 def pretrained(name: str, device: torch.device | str = "cpu", retrain: bool = True):
     """Load the shared model ``name``; return ``(model, tokenizer)``, the model in eval mode.
+
+    GPT recipes give a ``GPT`` and its tokenizer; BERT recipes a ``BertLike`` and its ``BertVocab``.
 
     A shipped file with the wrong hash is refused (``retrain=False``: a ``ValueError``;
     otherwise a warning, then the recipe retrains it into the cache).
@@ -256,17 +387,25 @@ def verify(names: list[str] | None = None) -> bool:
             problems.append("file sha256 differs from the manifest")
         if entry["recipe"] != recipe.to_dict():
             problems.append("recipe in the code differs from the one the file was trained with; retrain")
-        text, tok, _, val_ids = _split_and_tokenize(recipe)
+        if recipe.is_bert:
+            text, vocab, _, val_docs = _bert_data(recipe)
+        else:
+            text, _, _, val_ids = _split_and_tokenize(recipe)
         if corpora.text_sha256(text) != entry["data_sha256"]:
             problems.append("training corpus differs from the one the file was trained on")
         measured = float("nan")
         if not problems:
             model, _ = _load_model(path, "cpu")
-            measured = validation_loss(model, val_ids)
+            if recipe.is_bert:
+                measured = mlm_nsp_metrics(model, bert_val_batches(recipe, vocab, val_docs),
+                                           entry["metric"]["val_batches"])["mlm_loss"]
+            else:
+                measured = validation_loss(model, val_ids)
             if abs(measured - entry["metric"]["value"]) > METRIC_TOLERANCE:
                 problems.append(f"val loss {measured:.4f} != manifest {entry['metric']['value']:.4f}")
         status = "ok" if not problems else "FAIL: " + "; ".join(problems)
-        print(f"{name:14s} val loss {measured:.4f} nats/token (manifest {entry['metric']['value']:.4f}) {status}")
+        unit = "nats/masked token" if recipe.is_bert else "nats/token"
+        print(f"{name:14s} val loss {measured:.4f} {unit} (manifest {entry['metric']['value']:.4f}) {status}")
         ok &= not problems
     return ok
 

@@ -1,10 +1,15 @@
 import json
+import random
 import warnings
 
 import pytest
 import torch
 
-from llmbook_lib import hub
+from llmbook_lib import data, hub
+from llmbook_lib.bertlike import BertConfig, BertLike
+from llmbook_lib.data.pretraining import BertBatches, encode_documents
+from llmbook_lib.pretrain import BertVocab
+from llmbook_lib.tokenize import CharTokenizer
 from llmbook_lib.train import TrainConfig
 from llmbook_lib.transformer import GPT, GPTConfig
 
@@ -13,13 +18,32 @@ TINY = hub.Recipe("tiny-test", "1-layer test model", corpus="tiny_shakespeare", 
                   train=TrainConfig(max_steps=3, warmup_steps=1, progress=False, amp=None), batch_size=4)
 
 
+TINY_BERT = hub.Recipe("tiny-bert-test", "1-layer MLM + NSP test encoder", corpus="tiny_zh_paragraphs",
+                       tokenizer="char", max_vocab=30,
+                       model=BertConfig(vocab_size=0, max_len=24, d_model=16, n_head=2, n_layer=1, dropout=0.0,
+                                        pos_encoding="sinusoidal"),
+                       train=TrainConfig(max_steps=4, warmup_steps=1, eval_every=2, eval_iters=2, progress=False,
+                                         amp=None), batch_size=8)
+
+
+def tiny_zh_paragraphs() -> str:
+    """200 paragraphs of 1-4 made-up Chinese sentences: a corpus for the tiny BERT recipe."""
+    g = random.Random(0)
+    chars = "我们今天去公园散步天气很好人民日报新年讲话中国经济发展改革开放社会主义事业前进"
+    paras = ["".join("".join(g.choice(chars) for _ in range(g.randint(4, 12))) + g.choice("。！？")
+                     for _ in range(g.randint(1, 4))) for _ in range(200)]
+    return "\n".join(paras) + "\n"
+
+
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch):
-    """A private weights dir, manifest and cache holding only the tiny recipe."""
+    """A private weights dir, manifest and cache holding only the tiny recipes."""
     monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path / "weights")
     monkeypatch.setattr(hub, "MANIFEST", tmp_path / "weights" / "manifest.json")
-    monkeypatch.setattr(hub, "RECIPES", {"tiny-test": TINY})
+    monkeypatch.setattr(hub, "RECIPES", {"tiny-test": TINY, "tiny-bert-test": TINY_BERT})
     monkeypatch.setattr(hub, "VAL_TOKENS", 4096)
+    monkeypatch.setattr(hub, "BERT_VAL_BATCHES", 3)
+    monkeypatch.setattr(data, "tiny_zh_paragraphs", tiny_zh_paragraphs, raising=False)
     monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "cache"))
     hub.WEIGHTS_DIR.mkdir()
     return tmp_path
@@ -30,7 +54,7 @@ def test_shipped_models_load_with_their_manifest_config():
     assert {"gpt-zh-char", "gpt-en-char"} <= set(manifest)
     for name, entry in manifest.items():
         model, tok = hub.pretrained(name, retrain=False)
-        assert isinstance(model, GPT) and not model.training
+        assert isinstance(model, BertLike if hub.RECIPES[name].is_bert else GPT) and not model.training
         assert model.config.to_dict() == entry["model_config"]
         assert tok.vocab_size == model.config.vocab_size
         assert entry["recipe"] == hub.RECIPES[name].to_dict()
@@ -88,3 +112,52 @@ def test_missing_model_is_trained_on_first_use_and_corrupt_cache_retrained(sandb
         again, _ = hub.pretrained("tiny-test")
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)                        # the recipe is deterministic
+
+
+def test_bert_recipe_ships_loads_and_verifies(sandbox):
+    entry = hub.ship("tiny-bert-test")
+    assert entry["metric"]["name"] == "val_mlm_loss_nats_per_masked_token"
+    assert entry["metric"]["pairs"] == 3 * 8 and entry["metric"]["masked_tokens"] > 0
+    assert 0.0 <= entry["metric"]["mlm_accuracy"] <= 1.0 and 0.0 <= entry["metric"]["nsp_accuracy"] <= 1.0
+    assert entry["curve"]["steps"] == [2, 4] and len(entry["curve"]["mlm_accuracy"]) == 2
+    model, vocab = hub.pretrained("tiny-bert-test", retrain=False)
+    assert isinstance(model, BertLike) and isinstance(vocab, BertVocab) and not model.training
+    assert model.config.to_dict() == entry["model_config"] and vocab.vocab_size == 30 + 4
+    assert vocab.decode(vocab.encode("我们")) == "我们" and vocab.decode([vocab.mask_id]) == "[MASK]"
+    assert hub.verify(["tiny-bert-test"])
+    # the round trip keeps every weight: the reloaded model scores the manifest metric exactly
+    _, v, _, val_docs = hub._bert_data(TINY_BERT)
+    again = hub.mlm_nsp_metrics(model, hub.bert_val_batches(TINY_BERT, v, val_docs), 3)
+    assert again["mlm_loss"] == pytest.approx(entry["metric"]["value"], abs=1e-5)
+
+
+def test_bert_recipe_is_deterministic_and_learns(sandbox):
+    m1, _, e1 = hub.train_recipe("tiny-bert-test", progress=False)
+    m2, _, e2 = hub.train_recipe("tiny-bert-test", progress=False)
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+    assert e1["metric"]["value"] == e2["metric"]["value"]
+    losses = e1["curve"]["train_loss"]
+    assert losses[-1] < losses[0]                       # four steps already lower the loss
+
+
+def test_mlm_nsp_metrics_counts_and_restores_mode():
+    vocab = BertVocab(CharTokenizer.from_text("我们今天去公园。！"))
+    docs = encode_documents([["我们今天。", "去公园。"], ["今天去。", "我们去！"]], vocab)
+    batches = BertBatches(docs, vocab, batch_size=16, max_len=16, seed=0, mlm_p=0.5)
+    model = BertLike(BertConfig(vocab_size=vocab.vocab_size, max_len=16, d_model=16, n_head=2, n_layer=1))
+    model.train()
+    m = hub.mlm_nsp_metrics(model, batches, 2)
+    assert model.training                               # mode restored
+    assert m["pairs"] == 32
+    selected = sum(int((b[2] != -100).sum()) for b in (batches(0), batches(1)))
+    assert m["masked_tokens"] == selected
+    assert 0.0 <= m["mask_accuracy"] <= 1.0 and m["nsp_loss"] > 0
+
+
+def test_shipped_bert_encoder_reports_its_metrics_and_fills_a_sentence_end():
+    from llmbook_lib.cloze import fill_blanks
+    model, vocab = hub.pretrained("bert-zh-char", retrain=False)
+    metric = hub.manifest_entry("bert-zh-char")["metric"]
+    assert metric["nsp_accuracy"] > 0.6 and metric["mask_accuracy"] > 0.05    # above chance / unigram (~4%)
+    assert fill_blanks(model, vocab, "中国共产党第十五次全国代表大＿").candidates[0][0][0] == "。"
