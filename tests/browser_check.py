@@ -68,6 +68,7 @@ PAGES: list[Page] = [
     Page("notebooks/02_compression/2.1_compression.html", math=True),
     Page("book/part3.html"),
     Page("notebooks/03_algorithms/3.1_transformer_architecture.html", math=True, widgets=True, progress=True),
+    Page("notebooks/03_algorithms/3.2_pretraining.html", math=True, widgets=True, progress=True),
     Page("book/part4.html", math=True),
     Page("notebooks/04_math/4.1_self_attention.html", math=True, explorers=2),
     Page("notebooks/04_math/4.2_transformer_math.html", math=True, widgets=True, progress=True),
