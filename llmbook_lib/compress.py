@@ -1,14 +1,10 @@
-"""Lossless compression with a language model: an exact arithmetic coder, an LM-driven
-compressor for byte-level GPTs, and the classical baselines (gzip, bz2, xz, zstd).
+"""Lossless compression with a language model: an LM-driven compressor for byte-level GPTs,
+and the classical baselines (gzip, bz2, xz, zstd).
 
-A model that assigns probability q(x) to the next byte can code it in -log2 q(x) bits; an
-arithmetic coder realises that to within a few bits for the whole message. So a better
-predictor is a better compressor, and cross-entropy in bits per byte IS the compressed size.
-
-**Exactness.** The coder works on integers only: 32-bit ``low``/``high`` registers,
-renormalised bit by bit (Witten, Neal & Cleary 1987, in the formulation of Nayuki's reference
-coder), with every distribution quantised to integer frequencies that are all >= 1 and sum
-to ``2**16``. Given the same frequencies, encoder and decoder agree bit for bit on any machine.
+A model that assigns probability q(x) to the next byte can code it in -log2 q(x) bits; the
+exact integer arithmetic coder in ``llmbook_lib.arithmetic`` realises that to within a few bits
+for the whole message. So a better predictor is a better compressor, and cross-entropy in bits
+per byte IS the compressed size.
 
 **Determinism of the model (the real pitfall).** The frequencies come from floating-point
 logits, and float results depend on the exact computation: a batched forward over the whole
@@ -24,14 +20,21 @@ fresh context), and their symbols are interleaved into one arithmetic code. A sl
 longer than ``block_size`` is handled by a KV cache that, when full, is rebuilt from the last
 ``keep`` bytes (``keep == context`` gives an exact sliding window at ``context`` times the cost).
 
+Two optional improvements keep that rule: ``side=`` mixes in a second predictor (a byte
+n-gram, ``llmbook_lib.ngram``) with a weight learned online from the code length, and
+``dynamic=DynamicEval(...)`` keeps training a copy of the GPT on the bytes already coded. Both
+learn only from bytes the decoder already has, and the decoder repeats every update.
+
 Identical code on a different CPU, torch version or BLAS may still round differently; the blob
 stores a hash of the original bytes, so such a mismatch raises ``ValueError`` instead of
 returning wrong bytes. Blobs decode reliably on the machine set-up that wrote them.
 
 Blob format (little-endian): header ``magic "LLMZ" | version u8 | model fingerprint 8 B |
 original length u64 | streams u16 | context u16 | keep u16 | threads u8 | freq bits u8 |
-start byte u8 | sha256(original)[:8]``, then the arithmetic code, then crc32 of everything
-before it. A wrong model, a truncated blob or a flipped bit raises ``ValueError``.
+start byte u8 | sha256(original)[:8] | flags u8``, then (flag 1) ``side-model fingerprint
+8 B | mixing rate f32``, then (flag 2) ``dynamic-evaluation lr f32 | every u16 | window u16``,
+then the arithmetic code, then crc32 of everything before it. A wrong model, a truncated blob or a
+flipped bit raises ``ValueError``.
 
 Command line::
 
@@ -43,9 +46,9 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import bisect
 import bz2
 import contextlib
+import copy
 import gzip
 import hashlib
 import json
@@ -55,186 +58,22 @@ import struct
 import sys
 import time
 import zlib
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder, quantize_probs
 from .checkpoint import hash_tensors
 
-STATE_BITS = 32
-_FULL = 1 << STATE_BITS
-_HALF = _FULL >> 1
-_QUARTER = _FULL >> 2
-_MASK = _FULL - 1
-FREQ_BITS = 16                     # every quantised distribution sums to 2**16
-
 MAGIC = b"LLMZ"
-VERSION = 1
-_HEADER = struct.Struct("<4sB8sQHHHBBB8s")
+VERSION = 2
+_HEADER = struct.Struct("<4sB8sQHHHBBB8sB")     # ... | sha256[:8] | flags
+_SIDE = struct.Struct("<8sf")                           # flag 1: side fingerprint, mixing rate
+_DYNAMIC = struct.Struct("<fHH")                        # flag 2: lr, every, window
+_FLAG_SIDE, _FLAG_DYNAMIC = 1, 2
 _CRC = struct.Struct("<I")
-
-
-# --------------------------------------------------------------------------- arithmetic coder
-
-class ArithmeticEncoder:
-    """Integer arithmetic encoder (32-bit registers, renormalising, exact).
-
-    ``encode(symbol, cdf)`` codes ``symbol`` with the cumulative frequencies ``cdf`` (length
-    V + 1, ``cdf[0] == 0``, strictly increasing, ``cdf[-1]`` = total <= 2**30);
-    ``encode_range(lo, hi, total)`` does the same from the symbol's interval [lo, hi).
-    ``finish()`` returns the code as bytes.
-    """
-
-    def __init__(self):
-        self.low, self.high = 0, _MASK
-        self.pending = 0               # underflow bits waiting for the next decided bit
-        self._out = bytearray()
-        self._acc, self._nacc = 0, 0
-        self.bits_written = 0
-
-    def _bit(self, bit: int) -> None:
-        self._acc = (self._acc << 1) | bit
-        self._nacc += 1
-        if self._nacc == 8:
-            self._out.append(self._acc)
-            self._acc, self._nacc = 0, 0
-        self.bits_written += 1
-
-    def encode_range(self, lo: int, hi: int, total: int) -> None:
-        if not 0 <= lo < hi <= total <= _QUARTER:
-            raise ValueError(f"invalid symbol interval [{lo}, {hi}) of total {total}")
-        low, high = self.low, self.high
-        rng = high - low + 1
-        high = low + hi * rng // total - 1
-        low = low + lo * rng // total
-        while True:
-            if (low ^ high) & _HALF == 0:              # top bits agree: emit it
-                bit = low >> (STATE_BITS - 1)
-                self._bit(bit)
-                for _ in range(self.pending):
-                    self._bit(bit ^ 1)
-                self.pending = 0
-                low = (low << 1) & _MASK
-                high = ((high << 1) & _MASK) | 1
-            elif low & ~high & _QUARTER:               # [Q, 3Q): undecided, expand around 1/2
-                self.pending += 1
-                low = (low << 1) ^ _HALF
-                high = ((high ^ _HALF) << 1) | _HALF | 1
-            else:
-                break
-        self.low, self.high = low, high
-
-    def encode(self, symbol: int, cdf: Sequence[int]) -> None:
-        self.encode_range(cdf[symbol], cdf[symbol + 1], cdf[-1])
-
-    def finish(self) -> bytes:
-        """Flush: one 1-bit puts the code value at 1/2 of the final interval (pending bits
-        are the implied zeros that follow). Returns the code, zero-padded to whole bytes."""
-        self._bit(1)
-        out = bytearray(self._out)
-        if self._nacc:
-            out.append(self._acc << (8 - self._nacc))
-        return bytes(out)
-
-
-class ArithmeticDecoder:
-    """Inverse of ``ArithmeticEncoder``; bits past the end of ``data`` read as 0.
-
-    Each call does a bounded amount of work, so a corrupt input yields garbage symbols (caught
-    by the caller's checksum), never an endless loop.
-    """
-
-    def __init__(self, data: bytes):
-        self.data = data
-        self.pos = 0                     # next bit to read
-        self.low, self.high = 0, _MASK
-        self.code = 0
-        for _ in range(STATE_BITS):
-            self.code = (self.code << 1) | self._bit()
-
-    def _bit(self) -> int:
-        i = self.pos
-        self.pos += 1
-        byte = i >> 3
-        if byte >= len(self.data):
-            return 0
-        return (self.data[byte] >> (7 - (i & 7))) & 1
-
-    def target(self, total: int) -> int:
-        """The cumulative frequency the code value points at, in 0..total-1."""
-        rng = self.high - self.low + 1
-        value = ((self.code - self.low + 1) * total - 1) // rng
-        return min(max(value, 0), total - 1)           # clamp: only corrupt input leaves the range
-
-    def update(self, lo: int, hi: int, total: int) -> None:
-        low, high, code = self.low, self.high, self.code
-        rng = high - low + 1
-        high = low + hi * rng // total - 1
-        low = low + lo * rng // total
-        while True:
-            if (low ^ high) & _HALF == 0:
-                low = (low << 1) & _MASK
-                high = ((high << 1) & _MASK) | 1
-                code = ((code << 1) & _MASK) | self._bit()
-            elif low & ~high & _QUARTER:
-                low = (low << 1) ^ _HALF
-                high = ((high ^ _HALF) << 1) | _HALF | 1
-                code = (code & _HALF) | ((code << 1) & (_MASK >> 1)) | self._bit()
-            else:
-                break
-        self.low, self.high, self.code = low, high, code
-
-    def decode(self, cdf: Sequence[int]) -> int:
-        total = cdf[-1]
-        symbol = bisect.bisect_right(cdf, self.target(total)) - 1
-        symbol = min(max(symbol, 0), len(cdf) - 2)
-        self.update(cdf[symbol], cdf[symbol + 1], total)
-        return symbol
-
-
-def quantize_probs(probs: torch.Tensor, freq_bits: int = FREQ_BITS) -> torch.Tensor:
-    """Probabilities (..., V) -> cumulative integer frequencies (..., V + 1), int64.
-
-    Every symbol gets at least 1 (so any byte can still be coded), the total is exactly
-    ``2**freq_bits``; the rounding remainder goes to the most probable symbol. Non-finite
-    rows (a broken model) become uniform rather than crashing the coder.
-    """
-    total = 1 << freq_bits
-    V = probs.size(-1)
-    if V + 1 > total:
-        raise ValueError(f"{V} symbols do not fit into 2**{freq_bits} frequencies")
-    probs = probs.float()
-    bad = ~torch.isfinite(probs).all(dim=-1, keepdim=True)
-    probs = torch.where(bad, torch.full_like(probs, 1.0 / V), probs.clamp(min=0.0))
-    freq = torch.floor(probs * (total - V)).long() + 1
-    deficit = total - freq.sum(dim=-1, keepdim=True)
-    freq.scatter_add_(-1, freq.argmax(dim=-1, keepdim=True), deficit)
-    cdf = torch.zeros(*freq.shape[:-1], V + 1, dtype=torch.long, device=freq.device)
-    cdf[..., 1:] = freq.cumsum(dim=-1)
-    return cdf
-
-
-def cdf_from_probs(probs: Sequence[float], freq_bits: int = FREQ_BITS) -> list[int]:
-    """The same rule as ``quantize_probs`` for one distribution (a list or NumPy array, e.g.
-    from an n-gram model), computed in float64 NumPy: fast enough to call once per symbol."""
-    total = 1 << freq_bits
-    p = np.asarray(probs, dtype=np.float64)
-    V = p.size
-    if V + 1 > total:
-        raise ValueError(f"{V} symbols do not fit into 2**{freq_bits} frequencies")
-    p = np.clip(p, 0.0, None) if np.isfinite(p).all() else np.full(V, 1.0 / V)
-    freq = np.floor(p * (total - V)).astype(np.int64) + 1
-    freq[int(freq.argmax())] += total - int(freq.sum())
-    cdf = np.zeros(V + 1, dtype=np.int64)
-    np.cumsum(freq, out=cdf[1:])
-    return cdf.tolist()
-
-
-def code_length_bits(probs_of_symbols: Sequence[float]) -> float:
-    """Ideal code length -sum log2 q(x): what an arithmetic coder reaches within ~2 bits."""
-    return -sum(math.log2(p) for p in probs_of_symbols)
 
 
 # --------------------------------------------------------------------------- classical baselines
@@ -283,17 +122,39 @@ def model_fingerprint(model: torch.nn.Module) -> bytes:
     return hash_tensors(h, model.state_dict()).digest()[:8]
 
 
+def _f32(x: float) -> float:
+    """``x`` rounded to float32: the value the blob stores, so both directions use the same one."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+@dataclass(frozen=True)
+class DynamicEval:
+    """Dynamic evaluation (Krause et al. 2018): keep training on the bytes already coded.
+
+    After every ``every`` coding steps, one Adam step (learning rate ``lr``) on the last
+    ``window`` bytes of every stream (a batch of ``streams`` rows). The decoder has decoded
+    exactly these bytes by then and repeats the identical update, so the code stays lossless.
+    The caller's model is never modified: each call works on a copy. (Adam beat plain SGD on
+    the book's held-out text: it adapts the step per weight.)
+    """
+
+    lr: float = 3e-4
+    every: int = 32
+    window: int = 32
+
+
 class _Stepper:
     """One next-byte prediction step for ``N`` streams in lockstep, with a KV cache.
 
-    ``step(t, hist)`` feeds token ``hist[:, t]`` and returns quantised cumulative frequencies
-    (N, 257) for ``hist[:, t + 1]``. It reads only ``hist[:, :t + 1]``, so the decoder can fill
-    ``hist`` as it goes; the encoder calls it with ``hist`` already full, through the very same
-    operations. When the cache holds ``context`` tokens it is rebuilt from the last ``keep``.
+    ``step(t, hist)`` feeds token ``hist[:, t]`` and returns next-byte probabilities (N, 256)
+    for ``hist[:, t + 1]``. It reads only ``hist[:, :t + 1]``, so the decoder can fill ``hist``
+    as it goes; the encoder calls it with ``hist`` already full, through the very same
+    operations. When the cache holds ``context`` tokens, or after the weights changed
+    (``invalidate()``), it is rebuilt from the last ``keep`` tokens.
     """
 
-    def __init__(self, model, n_streams: int, context: int, keep: int, freq_bits: int):
-        self.model, self.context, self.keep, self.freq_bits = model, context, keep, freq_bits
+    def __init__(self, model, n_streams: int, context: int, keep: int):
+        self.model, self.context, self.keep = model, context, keep
         c = model.config
         p = next(model.parameters())
         self.n_head, self.d = c.n_head, c.n_embd
@@ -302,6 +163,7 @@ class _Stepper:
                     torch.zeros(shape, dtype=p.dtype, device=p.device)) for _ in model.blocks]
         self.scale = 1.0 / math.sqrt(c.n_embd // c.n_head)
         self.filled = 0                                                # tokens in the cache
+        self.stale = False
 
     def _forward(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
         """tokens (N, T) at positions start..start+T-1 -> next-token logits (N, V)."""
@@ -324,14 +186,82 @@ class _Stepper:
             x = x + blk.ffn(blk.ln2(x))
         return m.lm_head(m.ln_f(x[:, -1]))                                          # (N, V)
 
+    def invalidate(self) -> None:
+        """The weights changed: cached keys and values are out of date."""
+        self.stale = True
+
     def step(self, t: int, hist: torch.Tensor) -> torch.Tensor:
-        if self.filled == self.context:                   # full: rebuild from the last `keep` tokens
-            logits = self._forward(hist[:, t + 1 - self.keep:t + 1], 0)
-            self.filled = self.keep
+        if self.filled == self.context or self.stale:     # rebuild from the last `keep` tokens
+            n = min(self.keep, t + 1)
+            logits = self._forward(hist[:, t + 1 - n:t + 1], 0)
+            self.filled, self.stale = n, False
         else:
             logits = self._forward(hist[:, t:t + 1], self.filled)
             self.filled += 1
-        return quantize_probs(torch.softmax(logits.float(), dim=-1), self.freq_bits)
+        return torch.softmax(logits.float(), dim=-1)
+
+
+class _Predictor:
+    """Everything that turns the bytes coded so far into the next distributions, run identically
+    by the encoder and the decoder: the GPT (``_Stepper``), optionally mixed with a side model
+    as ``a * p_gpt + (1 - a) * p_side``, where ``a = sigmoid(z)`` follows the gradient of the
+    code length of every coded byte, and optionally dynamic evaluation of the GPT.
+
+    ``predict(t, hist, hist_np, active)`` -> cumulative frequencies (N, 257) for ``hist[:, t + 1]``;
+    ``observe(t, hist, symbols)`` then learns from the ``active`` symbols just coded.
+    """
+
+    def __init__(self, model, n_streams: int, context: int, keep: int, side, mix_lr: float,
+                 dynamic: DynamicEval | None, min_length: int):
+        if dynamic is not None:
+            model = copy.deepcopy(model)               # the updates must not touch the caller's model
+        self.model, self.side, self.mix_lr, self.dynamic = model, side, mix_lr, dynamic
+        self.stepper = _Stepper(model, n_streams, context, keep)
+        self.min_length = min_length                   # every stream holds at least this many bytes
+        if dynamic is not None:
+            self.optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=dynamic.lr)
+        self.z = 0.0                                   # mixing weight logit: a = 0.5 at the start
+        self.updates = 0
+
+    @property
+    def weight(self) -> float:
+        return 1.0 / (1.0 + math.exp(-self.z))
+
+    def predict(self, t: int, hist: torch.Tensor, hist_np: np.ndarray, active: int) -> torch.Tensor:
+        probs = self.stepper.step(t, hist)                                        # (N, 256)
+        if self.side is None:
+            return quantize_probs(probs)
+        pm = probs.double().cpu().numpy()
+        ps = pm.copy()
+        k = self.side.context_bytes                  # stream i has coded hist[i, 1:t + 1]
+        contexts = [hist_np[i, max(1, t + 1 - k):t + 1].tobytes() for i in range(active)]
+        if hasattr(self.side, "probs_many"):         # one batched call (ByteNGram), same numbers
+            ps[:active] = self.side.probs_many(contexts)
+        else:
+            for i, c in enumerate(contexts):
+                ps[i] = self.side.probs(c)
+        self._pm, self._ps = pm, ps
+        a = self.weight
+        return quantize_probs(torch.from_numpy(a * pm + (1 - a) * ps)).to(probs.device)
+
+    def observe(self, t: int, hist: torch.Tensor, symbols: np.ndarray) -> None:
+        if self.side is not None:                    # d(-ln p(x))/dz for p = a pm + (1 - a) ps
+            rows = np.arange(len(symbols))
+            pm, ps = self._pm[rows, symbols], self._ps[rows, symbols]
+            a = self.weight
+            grad = -float(np.sum((pm - ps) / (a * pm + (1 - a) * ps))) * a * (1 - a)
+            if math.isfinite(grad):                  # |z| <= 30 keeps both models' share > 0
+                self.z = min(max(self.z - self.mix_lr * grad, -30.0), 30.0)
+        d = self.dynamic
+        if d is not None and (t + 1) % d.every == 0 and t + 1 <= self.min_length:
+            lo = max(0, t + 1 - d.window)                # inputs hist[:, lo:t+1], targets one ahead
+            with torch.enable_grad():
+                _, loss = self.model(hist[:, lo:t + 1], hist[:, lo + 1:t + 2])
+                self.optimizer.zero_grad()
+                loss.backward()
+            self.optimizer.step()
+            self.stepper.invalidate()
+            self.updates += 1
 
 
 class LMCompressor:
@@ -342,12 +272,19 @@ class LMCompressor:
     predicted in one batch (more streams: faster, slightly worse, since every chunk starts
     cold). ``context`` (default the model's ``block_size``) is the longest context; when
     the KV cache is full it keeps the last ``keep`` bytes (default ``context // 2``).
-    ``threads`` is fixed during coding and stored in the blob. After each call,
-    ``self.stats`` holds sizes, timings and the ideal code length.
+    ``threads`` is fixed during coding and stored in the blob.
+
+    Two ways to predict better, both lossless because the decoder repeats them exactly:
+    ``side`` (e.g. an ``llmbook_lib.ngram.ByteNGram``: ``probs(context) -> (256,)`` floats,
+    ``context_bytes``, ``fingerprint()``) is mixed in with a weight learned online at rate
+    ``mix_lr``; ``dynamic`` (a ``DynamicEval``) fine-tunes a copy of the GPT on the bytes
+    already coded. The blob records both (the side model by fingerprint: decompressing needs
+    the same one). After each call, ``self.stats`` holds sizes, timings and the ideal code length.
     """
 
     def __init__(self, model, context: int | None = None, keep: int | None = None, streams: int = 64,
-                 min_chunk: int = 256, threads: int = 1, start_byte: int = 10, progress: bool = False):
+                 min_chunk: int = 256, threads: int = 1, start_byte: int = 10, progress: bool = False,
+                 side=None, mix_lr: float = 0.05, dynamic: DynamicEval | None = None):
         config = getattr(model, "config", None)
         if config is None or getattr(config, "vocab_size", None) != 256:
             raise ValueError("LMCompressor needs a byte-level GPT (config.vocab_size == 256), got "
@@ -362,9 +299,20 @@ class LMCompressor:
             raise ValueError(f"streams must lie in 1..65535 and min_chunk >= 1, got {streams}, {min_chunk}")
         if not 1 <= threads <= 255 or not 0 <= start_byte <= 255:
             raise ValueError(f"threads must lie in 1..255 and start_byte in 0..255, got {threads}, {start_byte}")
+        if side is not None and not all(hasattr(side, a) for a in ("probs", "context_bytes", "fingerprint")):
+            raise ValueError("side must have probs(context: bytes) -> (256,) array, context_bytes and "
+                             "fingerprint(), e.g. llmbook_lib.ngram.ByteNGram(train_bytes)")
+        if not 0 < mix_lr < 1e6:
+            raise ValueError(f"mix_lr must be positive, got {mix_lr}")
+        if dynamic is not None and not (0 < dynamic.lr < 1e6 and 1 <= dynamic.every <= 65535
+                                        and 1 <= dynamic.window <= config.block_size):
+            raise ValueError(f"DynamicEval needs lr > 0, every in 1..65535 and window in 1..{config.block_size} "
+                             f"(the model's block_size), got {dynamic}")
         self.model, self.context, self.keep = model, context, keep
         self.streams, self.min_chunk, self.threads = streams, min_chunk, threads
         self.start_byte, self.progress = start_byte, progress
+        self.side, self.mix_lr = side, _f32(mix_lr)
+        self.dynamic = None if dynamic is None else DynamicEval(_f32(dynamic.lr), dynamic.every, dynamic.window)
         self.fingerprint = model_fingerprint(model)
         self.stats: dict = {}
 
@@ -377,12 +325,15 @@ class LMCompressor:
     def _n_streams(self, n: int) -> int:
         return 0 if n == 0 else max(1, min(self.streams, n // self.min_chunk))
 
+    def _side_fingerprint(self) -> bytes | None:
+        return None if self.side is None else bytes(self.side.fingerprint())[:8].ljust(8, b"\0")
+
     @contextlib.contextmanager
     def _coding(self, threads: int):
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch_threads(threads), torch.inference_mode():
+            with torch_threads(threads), torch.no_grad():
                 yield
         finally:
             self.model.train(was_training)
@@ -398,22 +349,24 @@ class LMCompressor:
         lengths = self._chunk_lengths(n, N)
         L = max(lengths, default=0)
         device = next(self.model.parameters()).device
-        hist = torch.zeros(N, L + 1, dtype=torch.long)
-        hist[:, 0] = self.start_byte
+        hist_np = np.zeros((N, L + 1), dtype=np.uint8)
+        hist_np[:, 0] = self.start_byte
         offset = 0
-        buf = torch.frombuffer(bytearray(data), dtype=torch.uint8) if n else torch.zeros(0, dtype=torch.uint8)
         for i, m in enumerate(lengths):
-            hist[i, 1:m + 1] = buf[offset:offset + m]
+            hist_np[i, 1:m + 1] = np.frombuffer(data, dtype=np.uint8, count=m, offset=offset)
             offset += m
-        hist = hist.to(device)
+        hist = torch.from_numpy(hist_np).long().to(device)
         enc = ArithmeticEncoder()
         ideal = 0.0
+        predictor = None
         with self._coding(self.threads):
-            stepper = _Stepper(self.model, N, self.context, self.keep, FREQ_BITS) if N else None
+            if N:
+                predictor = _Predictor(self.model, N, self.context, self.keep, self.side, self.mix_lr,
+                                       self.dynamic, min(lengths))
             bar = self._bar(n, "compress")
             for t in range(L):
-                cdf = stepper.step(t, hist)
                 active = sum(1 for m in lengths if m > t)      # longer chunks come first
+                cdf = predictor.predict(t, hist, hist_np, active)
                 bar.update(active)
                 sym = hist[:active, t + 1:t + 2]
                 lo = cdf[:active].gather(1, sym)
@@ -421,17 +374,25 @@ class LMCompressor:
                 ideal += float(torch.log2((hi - lo).double()).sum())
                 for a, b in zip(lo.view(-1).tolist(), hi.view(-1).tolist()):
                     enc.encode_range(a, b, 1 << FREQ_BITS)
+                predictor.observe(t, hist, hist_np[:active, t + 1].astype(np.int64))
             bar.close()
         payload = enc.finish() if n else b""
+        flags = (_FLAG_SIDE if self.side is not None else 0) | (_FLAG_DYNAMIC if self.dynamic else 0)
         header = _HEADER.pack(MAGIC, VERSION, self.fingerprint, n, N, self.context, self.keep, self.threads,
-                              FREQ_BITS, self.start_byte, hashlib.sha256(data).digest()[:8])
+                              FREQ_BITS, self.start_byte, hashlib.sha256(data).digest()[:8], flags)
+        if self.side is not None:
+            header += _SIDE.pack(self._side_fingerprint(), self.mix_lr)
+        if self.dynamic:
+            header += _DYNAMIC.pack(self.dynamic.lr, self.dynamic.every, self.dynamic.window)
         blob = header + payload
         blob += _CRC.pack(zlib.crc32(blob))
         seconds = time.perf_counter() - t0
-        self.stats = {"original_bytes": n, "compressed_bytes": len(blob), "header_bytes": _HEADER.size + _CRC.size,
+        self.stats = {"original_bytes": n, "compressed_bytes": len(blob), "header_bytes": len(header) + _CRC.size,
                       "streams": N, "ideal_bits": n * FREQ_BITS - ideal if n else 0.0,
                       "bits_per_byte": 8 * len(blob) / n if n else float("nan"),
-                      "seconds": seconds, "kb_per_s": n / 1000 / seconds}
+                      "seconds": seconds, "kb_per_s": n / 1000 / seconds,
+                      "mix_weight": predictor.weight if predictor and self.side is not None else None,
+                      "dynamic_updates": predictor.updates if predictor else 0}
         return blob
 
     def _parse(self, blob: bytes) -> tuple:
@@ -439,43 +400,65 @@ class LMCompressor:
         if len(blob) < _HEADER.size + _CRC.size:
             raise ValueError(f"not an LMCompressor blob: {len(blob)} bytes is shorter than the "
                              f"{_HEADER.size + _CRC.size}-byte header (truncated?)")
-        magic, version, fp, n, N, context, keep, threads, freq_bits, start, digest = _HEADER.unpack_from(blob)
-        if magic != MAGIC:
-            raise ValueError(f"not an LMCompressor blob (magic {magic!r}, expected {MAGIC!r})")
-        if version != VERSION:
-            raise ValueError(f"blob format version {version} is not supported (this library reads {VERSION})")
+        if blob[:4] != MAGIC:
+            raise ValueError(f"not an LMCompressor blob (magic {blob[:4]!r}, expected {MAGIC!r})")
+        if blob[4] != VERSION:
+            raise ValueError(f"blob format version {blob[4]} is not supported (this library reads {VERSION})")
         (crc,) = _CRC.unpack_from(blob, len(blob) - _CRC.size)
         if zlib.crc32(blob[:-_CRC.size]) != crc:
             raise ValueError("blob checksum mismatch: the blob is truncated or corrupted")
+        _, _, fp, n, N, context, keep, threads, freq_bits, start, digest, flags = _HEADER.unpack_from(blob)
+        pos = _HEADER.size
+        side_fp, mix_lr, dynamic = None, 0.0, None
+        if flags & ~(_FLAG_SIDE | _FLAG_DYNAMIC) or len(blob) < pos + _CRC.size + (
+                _SIDE.size if flags & _FLAG_SIDE else 0) + (_DYNAMIC.size if flags & _FLAG_DYNAMIC else 0):
+            raise ValueError("blob header holds unknown flags or is cut short: corrupted blob")
+        if flags & _FLAG_SIDE:
+            side_fp, mix_lr = _SIDE.unpack_from(blob, pos)
+            pos += _SIDE.size
+        if flags & _FLAG_DYNAMIC:
+            dynamic = DynamicEval(*_DYNAMIC.unpack_from(blob, pos))
+            pos += _DYNAMIC.size
         if fp != self.fingerprint:
             raise ValueError(f"blob was compressed with a different model (fingerprint {fp.hex()}, this "
                              f"model is {self.fingerprint.hex()}); decompress with the same weights")
+        if side_fp != self._side_fingerprint():
+            need = "no side model" if side_fp is None else f"the side model with fingerprint {side_fp.hex()}"
+            have = "none" if self.side is None else self._side_fingerprint().hex()
+            raise ValueError(f"blob was compressed with {need}, this compressor has {have}; "
+                             "pass the same side= (e.g. the same ByteNGram) to decompress")
         if (n == 0) != (N == 0) or not 1 <= keep <= context or context > self.model.config.block_size \
-                or freq_bits != FREQ_BITS or threads < 1 or (N and n // N < 1):
+                or freq_bits != FREQ_BITS or threads < 1 or (N and n // N < 1) \
+                or (side_fp is not None and not 0 < mix_lr < 1e6) \
+                or (dynamic and not (0 < dynamic.lr < 1e6 and 1 <= dynamic.every
+                                     and 1 <= dynamic.window <= self.model.config.block_size)):
             raise ValueError("blob header holds inconsistent parameters: corrupted blob")
-        return blob[_HEADER.size:-_CRC.size], n, N, context, keep, threads, start, digest
+        return blob[pos:-_CRC.size], n, N, context, keep, threads, start, digest, mix_lr, dynamic
 
     def decompress(self, blob: bytes) -> bytes:
         t0 = time.perf_counter()
-        payload, n, N, context, keep, threads, start, digest = self._parse(blob)
+        payload, n, N, context, keep, threads, start, digest, mix_lr, dynamic = self._parse(blob)
         lengths = self._chunk_lengths(n, N)
         L = max(lengths, default=0)
         device = next(self.model.parameters()).device
-        hist = torch.zeros(N, L + 1, dtype=torch.long, device=device)
-        hist[:, 0] = start
+        hist_np = np.zeros((N, L + 1), dtype=np.uint8)
+        hist_np[:, 0] = start
+        hist = torch.from_numpy(hist_np).long().to(device)
         dec = ArithmeticDecoder(payload)
         with self._coding(threads):
-            stepper = _Stepper(self.model, N, context, keep, FREQ_BITS) if N else None
+            if N:
+                predictor = _Predictor(self.model, N, context, keep, self.side, mix_lr, dynamic, min(lengths))
             bar = self._bar(n, "decompress")
             for t in range(L):
-                cdf = stepper.step(t, hist)
                 active = sum(1 for m in lengths if m > t)
+                cdf = predictor.predict(t, hist, hist_np, active)
                 bar.update(active)
-                syms = [dec.decode(row) for row in cdf[:active].tolist()]
-                hist[:active, t + 1] = torch.tensor(syms, dtype=torch.long, device=device)
+                syms = np.array([dec.decode(row) for row in cdf[:active].tolist()], dtype=np.int64)
+                hist_np[:active, t + 1] = syms
+                hist[:active, t + 1] = torch.from_numpy(syms).to(device)
+                predictor.observe(t, hist, syms)
             bar.close()
-        rows = hist[:, 1:].to(torch.uint8).cpu()
-        out = b"".join(rows[i, :m].numpy().tobytes() for i, m in enumerate(lengths))
+        out = b"".join(hist_np[i, 1:m + 1].tobytes() for i, m in enumerate(lengths))
         if hashlib.sha256(out).digest()[:8] != digest:
             raise ValueError("decompressed bytes fail the checksum: this model computed different "
                              "probabilities than when compressing (another machine, torch version or BLAS?) "

@@ -11,17 +11,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmbook_lib.compress import (
-    FREQ_BITS,
-    ArithmeticDecoder,
-    ArithmeticEncoder,
-    LMCompressor,
-    baseline_bits_per_byte,
-    cdf_from_probs,
-    model_fingerprint,
-    quantize_probs,
-    torch_threads,
-)
+from llmbook_lib.arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder, cdf_from_probs, quantize_probs
+from llmbook_lib.compress import DynamicEval, LMCompressor, baseline_bits_per_byte, model_fingerprint, torch_threads
+from llmbook_lib.ngram import ByteNGram
 from llmbook_lib.transformer import GPT, GPTConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,10 +116,10 @@ def test_stepper_matches_model_forward():
     x = torch.randint(0, 256, (3, 16))
     with torch.no_grad():
         ref = model(x)[0]
-        st_ = _Stepper(model, 3, 16, 8, FREQ_BITS)
+        st_ = _Stepper(model, 3, 16, 8)
         for t in range(16):                           # token by token through the KV cache
             torch.testing.assert_close(st_._forward(x[:, t:t + 1], t), ref[:, t], atol=1e-5, rtol=1e-5)
-        st_ = _Stepper(model, 3, 16, 8, FREQ_BITS)    # a whole window at once (cache rebuild)
+        st_ = _Stepper(model, 3, 16, 8)    # a whole window at once (cache rebuild)
         torch.testing.assert_close(st_._forward(x[:, :10], 0), ref[:, 9], atol=1e-5, rtol=1e-5)
 
 
@@ -144,6 +136,91 @@ def test_rejects_non_byte_models():
         LMCompressor(GPT(GPTConfig(vocab_size=100, block_size=8, n_layer=1, n_head=1, n_embd=8)))
     with pytest.raises(ValueError, match="context"):
         LMCompressor(tiny_gpt(), context=17)
+
+
+# ---------------------------------------------------------------- n-gram side model, mixing, dynamic evaluation
+
+TEXT = ("压缩即智能。It is a truth universally acknowledged, that a single man in possession of a good "
+        "fortune, must be in want of a wife.\n").encode() * 12
+
+
+def test_ngram_witten_bell_by_hand():
+    ng = ByteNGram(b"abracadabra", n=2)
+    p0 = (torch.bincount(torch.tensor(list(b"abracadabra")), minlength=256).double().numpy() + 1) / (11 + 256)
+    # after "a" the training text has b, c, d, b: counts b=2, c=1, d=1, u=3 distinct, total 4
+    want = p0 * 3 / 7
+    for sym, c in [(ord("b"), 2), (ord("c"), 1), (ord("d"), 1)]:
+        want[sym] += c / 7
+    assert ng.probs(b"xa") == pytest.approx(want, abs=1e-15)
+    assert ng.probs(b"x") == pytest.approx(p0, abs=1e-15)       # unseen context: the unigram
+    assert ng.probs(b"") == pytest.approx(p0, abs=1e-15)
+    for ctx in [b"", b"abr", b"\xff\xfe", TEXT[:40]]:
+        p = ByteNGram(TEXT, n=5).probs(ctx)
+        assert p.shape == (256,) and (p > 0).all() and abs(p.sum() - 1) < 1e-12
+    with pytest.raises(ValueError, match="n must"):
+        ByteNGram(TEXT, n=0)
+
+
+def test_ngram_probs_many_equals_probs_bit_for_bit():
+    ng = ByteNGram(TEXT, n=6)
+    rng = random.Random(0)
+    contexts = [TEXT[max(0, i - rng.randint(0, 8)):i] for i in range(0, len(TEXT), 7)] + [b"", b"\x00\xff", b"zzzzzz"]
+    for n in [1, 3, 6]:
+        assert (ng.probs_many(contexts, n) == [ng.probs(c, n) for c in contexts]).all()
+
+
+def test_ngram_fingerprint_follows_counts_and_n():
+    a, b = ByteNGram(TEXT, n=4), ByteNGram(TEXT[:-1], n=4)
+    assert a.fingerprint() == ByteNGram(TEXT, n=4).fingerprint() != b.fingerprint()
+    fp = a.fingerprint()
+    a.n = 3
+    assert a.fingerprint() != fp and a.context_bytes == 2
+
+
+@pytest.mark.parametrize("kw", [
+    {"side": "ngram"},
+    {"dynamic": DynamicEval(lr=1e-3, every=8, window=16)},
+    {"side": "ngram", "dynamic": DynamicEval(lr=1e-3, every=4, window=8)},
+], ids=["mix", "dynamic", "both"])
+def test_round_trip_with_side_model_and_dynamic_evaluation(kw):
+    model = tiny_gpt(4)
+    kw = {**kw, "side": ByteNGram(TEXT, n=4)} if "side" in kw else kw
+    before = model_fingerprint(model)
+    c = LMCompressor(model, streams=4, min_chunk=16, **kw)
+    for data in [TEXT[:300], b"", b"q", random.Random(3).randbytes(100)]:
+        assert c.decompress(c.compress(data)) == data
+    assert model_fingerprint(model) == before               # dynamic evaluation works on a copy
+
+
+def test_dynamic_evaluation_with_two_threads_replays_exactly():
+    c = LMCompressor(tiny_gpt(8), streams=2, min_chunk=8, threads=2, dynamic=DynamicEval(lr=1e-3, every=2, window=8))
+    assert c.decompress(c.compress(TEXT[:32])) == TEXT[:32]
+
+
+def test_mixing_with_ngram_and_dynamic_evaluation_shrink_the_blob():
+    model, data = tiny_gpt(5), TEXT[:600]
+    plain = len(LMCompressor(model, streams=2, min_chunk=16).compress(data))
+    mixed = LMCompressor(model, streams=2, min_chunk=16, side=ByteNGram(TEXT[600:], n=5))
+    assert len(mixed.compress(data)) < 0.6 * plain          # the n-gram knows this text; the GPT is untrained
+    assert mixed.stats["mix_weight"] < 0.2                  # and the mixer learned to trust it
+    dyn = LMCompressor(model, streams=2, min_chunk=16, dynamic=DynamicEval(lr=3e-3, every=4, window=16))
+    assert len(dyn.compress(data)) < 0.95 * plain
+    assert dyn.stats["dynamic_updates"] == 300 // 4
+
+
+def test_side_model_must_match():
+    model = tiny_gpt(6)
+    blob = LMCompressor(model, side=ByteNGram(TEXT, n=3), min_chunk=16).compress(TEXT[:100])
+    with pytest.raises(ValueError, match="side model"):
+        LMCompressor(model).decompress(blob)
+    with pytest.raises(ValueError, match="side model"):
+        LMCompressor(model, side=ByteNGram(TEXT, n=4)).decompress(blob)
+    with pytest.raises(ValueError, match="side model"):
+        LMCompressor(model, side=ByteNGram(TEXT, n=3)).decompress(LMCompressor(model).compress(TEXT[:100]))
+    with pytest.raises(ValueError, match="side must"):
+        LMCompressor(model, side=object())
+    with pytest.raises(ValueError, match="DynamicEval"):
+        LMCompressor(model, dynamic=DynamicEval(window=17))
 
 
 # ---------------------------------------------------------------- damaged blobs and wrong models
@@ -192,8 +269,10 @@ def test_decompress_in_a_fresh_process(tmp_path):
     model = tiny_gpt(7)
     data = "跨进程解码必须逐位一致。The decoder must replay the encoder bit for bit.\n".encode() * 6
     blob = LMCompressor(model, streams=3, min_chunk=32).compress(data)
+    dyn = LMCompressor(model, streams=3, min_chunk=32, dynamic=DynamicEval(lr=1e-3, every=8, window=16))
     torch.save(model.state_dict(), tmp_path / "w.pt")
     (tmp_path / "blob").write_bytes(blob)
+    (tmp_path / "dyn").write_bytes(dyn.compress(data))       # the Adam updates must replay exactly too
     script = f"""
 import sys, torch
 from llmbook_lib.transformer import GPT, GPTConfig
@@ -201,6 +280,7 @@ from llmbook_lib.compress import LMCompressor
 m = GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32))
 m.load_state_dict(torch.load({str(tmp_path / 'w.pt')!r}))
 out = LMCompressor(m.eval()).decompress(open({str(tmp_path / 'blob')!r}, 'rb').read())
+assert LMCompressor(m).decompress(open({str(tmp_path / 'dyn')!r}, 'rb').read()) == out
 sys.stdout.buffer.write(out)
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
