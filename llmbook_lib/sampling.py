@@ -1,0 +1,75 @@
+"""Sampling the next token: temperature, top-k and top-p (nucleus) truncation.
+
+A language model gives logits z over the vocabulary; sampling draws from softmax(z / T).
+- temperature T: T < 1 sharpens the distribution, T > 1 flattens it, T = 0 means greedy
+  (always the most likely token).
+- top-k: keep only the k most likely tokens (Fan et al., 2018).
+- top-p: keep the smallest set of most likely tokens whose probabilities sum to at least p
+  (Holtzman et al., 2020). Unlike top-k, the number kept adapts: few tokens where the model
+  is sure, many where it is not.
+Both truncations renormalise what is kept. With ``top_p=None`` ``generate`` draws exactly what
+``GPT.generate`` draws from the same generator.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    """Set the logits of tokens outside the top-k and outside the top-p nucleus to -inf.
+
+    logits: (..., V), already divided by the temperature. The most likely token is always kept.
+    """
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be a positive number of tokens, got {top_k}; use None to keep all")
+        kth = torch.topk(logits, min(top_k, logits.size(-1))).values[..., [-1]]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must lie in (0, 1], got {top_p}; use None (or 1.0) to keep all")
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        before = torch.cumsum(probs, dim=-1) - probs           # mass of the strictly more likely tokens
+        drop_sorted = before >= top_p                          # the nucleus is already complete
+        drop = drop_sorted.scatter(-1, order, drop_sorted)     # back to vocabulary order
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                     top_p: float | None = None) -> torch.Tensor:
+    """The distribution the next token is drawn from, (..., V); one-hot on the argmax if T = 0."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.size(-1)).to(logits.dtype)
+    return torch.softmax(filter_logits(logits / temperature, top_k, top_p), dim=-1)
+
+
+@torch.no_grad()
+def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Append ``max_new_tokens`` sampled tokens to idx (B, T) using ``model(idx) -> (logits, ...)``.
+
+    The context is cropped to the model's last ``config.block_size`` tokens, as in ``GPT.generate``.
+    """
+    if idx.dim() != 2 or idx.size(1) == 0:
+        raise ValueError(f"idx must be a (B, T) tensor with T >= 1 context tokens, got shape {tuple(idx.shape)}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    was_training = model.training
+    model.eval()
+    block = model.config.block_size
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -block:])[0][:, -1, :]           # (B, V)
+        if temperature == 0:
+            nxt = logits.argmax(dim=-1, keepdim=True)
+        else:
+            probs = next_token_probs(logits, temperature, top_k, top_p)
+            nxt = torch.multinomial(probs, 1, generator=generator)
+        idx = torch.cat([idx, nxt], dim=1)
+    model.train(was_training)
+    return idx
