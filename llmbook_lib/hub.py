@@ -263,8 +263,9 @@ def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int = VAL_TOK
     non-overlapping windows of ``block_size``: deterministic, no sampling."""
     T = model.config.block_size
     n = min(len(val_ids) - 1, max_tokens) // T * T
-    x = val_ids[:n].view(-1, T)
-    y = val_ids[1:n + 1].view(-1, T)
+    device = next(model.parameters()).device
+    x = val_ids[:n].view(-1, T).to(device)
+    y = val_ids[1:n + 1].view(-1, T).to(device)
     model.eval()
     total = 0.0
     for i in range(0, len(x), 64):
