@@ -20,8 +20,8 @@ def run(timeout: int = 600) -> list[dict]:
         t0 = time.perf_counter()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-        title = next((c.source.splitlines()[0].lstrip("# ").strip() for c in nb.cells
-                      if c.cell_type == "markdown" and c.source.startswith("# ")), path.stem)
+        title = next((line.lstrip("# ").strip() for c in nb.cells if c.cell_type == "markdown"
+                      for line in c.source.splitlines() if line.startswith("# ")), path.stem)
         rows.append({"notebook": str(path.relative_to(ROOT)), "title": title,
                      "seconds": round(time.perf_counter() - t0, 1)})
         print(f"{rows[-1]['seconds']:7.1f} s  {rows[-1]['notebook']}", flush=True)
