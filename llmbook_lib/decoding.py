@@ -25,7 +25,8 @@ def length_penalty(n: int, alpha: float) -> float:
 
 
 def _next_logprobs(model, memory, mask, prefix: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities of the next token for each row of prefix (N, t): (N, V)."""
+    """Log-probabilities of the next token for each row of prefix (N, t): (N, V). memory and mask
+    have batch 1 (one source, several beams) or N (one source per row)."""
     logits, _, _ = model.decode(prefix, memory.expand(prefix.size(0), -1, -1),
                                 mask.expand(prefix.size(0), -1, -1, -1))
     logits = logits[:, -1].float()
@@ -54,10 +55,7 @@ def greedy_decode(model, src: torch.Tensor, max_len: int = 64) -> list[list[int]
     ys = torch.full((src.size(0), 1), c.bos_id, dtype=torch.long, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
     for _ in range(max_len):
-        logits, _, _ = model.decode(ys, memory, mask)
-        logits = logits[:, -1].float()
-        logits[:, [c.pad_id, c.bos_id]] = float("-inf")
-        nxt = logits.argmax(-1).masked_fill(done, c.pad_id)
+        nxt = _next_logprobs(model, memory, mask, ys).argmax(-1).masked_fill(done, c.pad_id)
         ys = torch.cat([ys, nxt[:, None]], dim=1)
         done |= nxt == c.eos_id
         if done.all():
