@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
-from .position import POS_ENCODINGS, RotaryEmbedding, make_positional_encoding
+from .position import RotaryEmbedding, make_positional_encoding
 
 
 @dataclass
@@ -149,8 +149,6 @@ class Encoder(nn.Module):
                  pos_encoding: str = "sinusoidal", norm_first: bool = True, activation: str = "gelu",
                  bias: bool = True):
         super().__init__()
-        if pos_encoding not in POS_ENCODINGS:
-            raise ValueError(f"pos_encoding must be one of {POS_ENCODINGS}, got {pos_encoding!r}")
         self.max_len = max_len
         self.embed = Embedder(vocab_size, d_model, max_len, pos_encoding, dropout)
         rotary = RotaryEmbedding(d_model // n_head, max_len) if pos_encoding == "rope" else None
