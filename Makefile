@@ -2,7 +2,8 @@
 #   make book     set everything up (idempotent) and build the website into _build/html
 #   make test     set-up, unit tests, nbval over every notebook, hub verify, strict site build, browser check
 #   make execute  re-run every notebook in place in a fresh kernel, storing outputs
-#   make bench    per-notebook wall times, the training-loop overhead, LM compression vs gzip/bz2/xz/zstd ratio
+#   make bench    notebook wall times, training-loop overhead, LM compression vs gzip/bz2/xz/zstd,
+#                 nanoGPT's CPU run against ours, model FLOPs utilisation (fp32/bf16, compile on/off)
 #   make clean    remove build outputs (keeps .venv)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -75,6 +76,8 @@ execute: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/compress.py
+	$(PY) bench/nanogpt.py
+	$(PY) bench/mfu.py
 
 clean:
 	rm -rf _build bench/results .pytest_cache

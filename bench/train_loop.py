@@ -24,13 +24,15 @@ def _model() -> GPT:
     return GPT(CFG)
 
 
-def minimal_loop(batches, config: TrainConfig) -> float:
-    """The loop a reader would write by hand; returns tokens/s."""
-    model = _model()
-    opt = make_optimizer(model, config)
+def minimal_loop(model, batches, config: TrainConfig, opt: torch.optim.Optimizer, on_step=None) -> float:
+    """The loop a reader would write by hand; returns the seconds spent in optimizer steps.
+
+    ``on_step(done, seconds)`` runs after each step, outside the timing (for evaluations).
+    """
     model.train()
-    t0 = time.perf_counter()
+    seconds = 0.0
     for step in range(config.max_steps):
+        t0 = time.perf_counter()
         for g in opt.param_groups:
             g["lr"] = config.lr_at(step)
         x, y = batches(step)
@@ -39,7 +41,16 @@ def minimal_loop(batches, config: TrainConfig) -> float:
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return config.max_steps * BATCH * CFG.block_size / (time.perf_counter() - t0)
+        seconds += time.perf_counter() - t0
+        if on_step is not None:
+            on_step(step + 1, seconds)
+    return seconds
+
+
+def minimal_tokens_per_s(batches, config: TrainConfig) -> float:
+    model = _model()
+    return config.max_steps * BATCH * CFG.block_size / minimal_loop(model, batches, config,
+                                                                    make_optimizer(model, config))
 
 
 def library_loop(batches, config: TrainConfig) -> float:
@@ -53,10 +64,10 @@ def run() -> dict:
     data = torch.randint(0, 256, (200_000,), generator=torch.Generator().manual_seed(0))
     batches = RandomBatches(data, CFG.block_size, BATCH, seed=0)
     config = TrainConfig(max_steps=STEPS, lr=1e-3, warmup_steps=5, progress=True)
-    minimal_loop(batches, TrainConfig(max_steps=5, warmup_steps=1))          # warm-up
+    minimal_tokens_per_s(batches, TrainConfig(max_steps=5, warmup_steps=1))          # warm-up
     mins, libs = [], []
     for _ in range(ROUNDS):
-        mins.append(minimal_loop(batches, config))
+        mins.append(minimal_tokens_per_s(batches, config))
         libs.append(library_loop(batches, config))
     ratio = statistics.median(libs) / statistics.median(mins)
     return {"minimal_tokens_per_s": mins, "library_tokens_per_s": libs, "ratio_median": ratio,

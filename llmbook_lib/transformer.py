@@ -65,6 +65,18 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.pos_emb.weight.numel() if non_embedding else n
 
+    def flops_per_token(self, T: int | None = None) -> int:
+        """Training FLOPs per token (forward and backward) at context T (default block_size).
+
+        6 N for the weights (2 for the forward multiply-add, 4 for the two backward products;
+        N = ``num_params()``, the tied output layer counted once) plus 12 L d T for attention:
+        Q K^T and the weighted sum of V, each 2 T d per token and layer forward, twice that
+        backward. This is the count model FLOPs utilisation (MFU) divides by time.
+        """
+        c = self.config
+        T = c.block_size if T is None else T
+        return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * T
+
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 return_attention: bool = False):
         """idx: (B, T) token ids. Returns ``(logits (B, T, V), loss or None)``, and with

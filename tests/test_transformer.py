@@ -72,3 +72,22 @@ def test_weight_tying_and_param_count():
     m = small()
     assert m.lm_head.weight is m.tok_emb.weight
     assert m.num_params(non_embedding=False) - m.num_params() == 16 * 32
+
+
+def test_flops_per_token_matches_torch_flop_counter():
+    """6N + 12 L d T against FLOPs counted op by op (matmuls and attention, forward and backward).
+
+    The formula's N also counts LayerNorm weights, which do no matmul, so the two differ by
+    6 * (2 L + 1) * d per token and nothing more. ``return_attention=True`` computes attention
+    with explicit matmuls (the counter does not see inside the fused CPU kernel).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+    m = small(bias=False)
+    B, T, d, L = 2, 16, 32, 2
+    x = torch.randint(0, 40, (B, T))
+    with FlopCounterMode(display=False) as counter:
+        m(x, x, return_attention=True)[1].backward()
+    counted = counter.get_total_flops() / (B * T)
+    layer_norm_weights = (2 * L + 1) * d
+    assert counted == m.flops_per_token() - 6 * layer_norm_weights
+    assert m.flops_per_token(T=8) == m.flops_per_token() - 12 * L * d * 8
