@@ -7,8 +7,7 @@ A language model gives logits z over the vocabulary; sampling draws from softmax
 - top-p: keep the smallest set of most likely tokens whose probabilities sum to at least p
   (Holtzman et al., 2020). Unlike top-k, the number kept adapts: few tokens where the model
   is sure, many where it is not.
-Both truncations renormalise what is kept. With ``top_p=None`` ``generate`` draws exactly what
-``GPT.generate`` draws from the same generator.
+Both truncations renormalise what is kept. ``GPT.generate`` is this module's ``generate``.
 """
 
 from __future__ import annotations

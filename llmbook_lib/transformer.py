@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import sampling
 from .layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
 from .position import RotaryEmbedding, make_positional_encoding
 
@@ -104,30 +105,14 @@ class GPT(nn.Module):
             return logits, loss, torch.stack(attn)
         return logits, loss
 
-    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Append ``max_new_tokens`` sampled tokens to idx (B, T); temperature 0 means greedy."""
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
-        if idx.size(1) == 0:
-            raise ValueError("generate() needs at least one context token in idx")
-        was_training = self.training
-        self.eval()
-        for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.config.block_size:])
-            logits = logits[:, -1, :]
-            if temperature == 0:
-                nxt = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
-            idx = torch.cat([idx, nxt], dim=1)
-        self.train(was_training)
-        return idx
+                 top_k: int | None = None, generator: torch.Generator | None = None,
+                 top_p: float | None = None) -> torch.Tensor:
+        """Append ``max_new_tokens`` sampled tokens to idx (B, T); temperature 0 means greedy.
+
+        top-k and top-p truncate the distribution first; see ``llmbook_lib.sampling``.
+        """
+        return sampling.generate(self, idx, max_new_tokens, temperature, top_k, top_p, generator)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,12 +56,31 @@ def model():
     return GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16))
 
 
+def _reference_generate(model, idx, n, temperature, top_k, generator):
+    """Sampling written out by hand: crop to block_size, scale, keep the top k, draw."""
+    for _ in range(n):
+        logits = model(idx[:, -model.config.block_size:])[0][:, -1, :]
+        if temperature == 0:
+            nxt = logits.argmax(-1, keepdim=True)
+        else:
+            logits = logits / temperature
+            if top_k is not None:
+                kth = torch.topk(logits, top_k).values[:, [-1]]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)
+        idx = torch.cat([idx, nxt], dim=1)
+    return idx
+
+
 @pytest.mark.parametrize("temperature,top_k", [(1.0, None), (0.7, 4), (0.0, None)])
-def test_generate_equals_gpt_generate_without_top_p(model, temperature, top_k):
+def test_generate_equals_hand_written_sampling_without_top_p(model, temperature, top_k):
     idx = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    model.eval()
+    with torch.no_grad():
+        expected = _reference_generate(model, idx, 20, temperature, top_k, torch.Generator().manual_seed(5))
     ours = generate(model, idx, 20, temperature, top_k, None, torch.Generator().manual_seed(5))
-    theirs = model.generate(idx, 20, temperature, top_k, torch.Generator().manual_seed(5))
-    assert torch.equal(ours, theirs)                   # also crops the context past block_size
+    method = model.generate(idx, 20, temperature, top_k, torch.Generator().manual_seed(5))
+    assert torch.equal(ours, expected) and torch.equal(method, expected)   # also crops past block_size
     assert ours.shape == (2, 23)
 
 
