@@ -28,9 +28,8 @@ import torch
 import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from llmbook_lib import data as corpora  # noqa: E402
 from llmbook_lib.compress import DynamicEval, LMCompressor, bench  # noqa: E402
-from llmbook_lib.hub import RECIPES, WEIGHTS_DIR, manifest_entry, pretrained  # noqa: E402
+from llmbook_lib.hub import RECIPES, WEIGHTS_DIR, manifest_entry, pretrained, train_val_text  # noqa: E402
 from llmbook_lib.ngram import ByteNGram  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
@@ -38,8 +37,7 @@ MIX_N = 7      # mixed with a GPT, the highest-order n-gram wins (the GPT covers
 
 
 def split_bytes(name: str) -> tuple[bytes, bytes]:
-    recipe = RECIPES[name]
-    train_text, val_text = corpora.split_train_val(recipe.text(), recipe.val_fraction)
+    train_text, val_text = train_val_text(name)
     return train_text.encode("utf-8"), val_text.encode("utf-8")
 
 

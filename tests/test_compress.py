@@ -319,3 +319,25 @@ def test_cli_round_trip_and_error(tmp_path, monkeypatch, capsys):
     assert "truncated or corrupted" in capsys.readouterr().err
     assert compress.main(["bench", str(src)]) == 0
     assert '"lm_bits_per_byte"' in capsys.readouterr().out
+
+
+def test_cli_ngram_and_dynamic_evaluation_round_trip(tmp_path, monkeypatch, capsys):
+    from llmbook_lib import compress, hub
+    model = tiny_gpt(9, block_size=32)                     # DynamicEval's default window is 32
+    monkeypatch.setattr(hub, "pretrained", lambda name, **kw: (model, None))
+    monkeypatch.setattr(hub, "train_val_text", lambda name: (SAMPLE.decode("latin-1") * 3, ""))
+    src, packed, back = tmp_path / "in.bin", tmp_path / "packed.llmz", tmp_path / "back.bin"
+    src.write_bytes(SAMPLE)
+    assert compress.main(["compress", str(src), str(packed), "--streams", "2", "--ngram", "3", "--dynamic"]) == 0
+    blob = packed.read_bytes()
+    assert compress.main(["decompress", str(packed), str(back), "--ngram", "3"]) == 0
+    assert back.read_bytes() == SAMPLE
+    plain = tmp_path / "plain.llmz"
+    assert compress.main(["compress", str(src), str(plain), "--streams", "2"]) == 0
+    assert plain.read_bytes() != blob                       # the side model and the updates change the code
+    capsys.readouterr()
+    assert compress.main(["decompress", str(packed), str(back)]) == 1
+    assert "the same --ngram N" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compress.main(["compress", str(src), str(packed), "--ngram", "9"])
+
