@@ -32,11 +32,11 @@ from pathlib import Path
 import torch
 
 from . import data as corpora
-from .bertlike import BertConfig, BertLike
+from .bertlike import BertConfig, BertLike, mlm_nsp_metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data.pretraining import BertBatches, encode_documents, sentence_documents
 from .device import seed_everything
-from .pretrain import IGNORE, BertVocab
+from .pretrain import BertVocab
 from .tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
 from .train import TrainConfig, train
 from .transformer import GPT, GPTConfig
@@ -142,6 +142,12 @@ def _recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
+def train_val_text(name: str) -> tuple[str, str]:
+    """The training and validation text of recipe ``name``, split as its model was trained."""
+    recipe = _recipe(name)
+    return tuple(corpora.split_train_val(recipe.text(), recipe.val_fraction))
+
+
 def _split_and_tokenize(recipe: Recipe):
     text = recipe.text()
     train_text, val_text = corpora.split_train_val(text, recipe.val_fraction)
@@ -175,38 +181,6 @@ def bert_val_batches(recipe_or_name: Recipe | str, vocab: BertVocab, val_docs) -
     """The fixed validation pairs of a BERT recipe (seed + 1), as scored in the manifest."""
     recipe = _recipe(recipe_or_name) if isinstance(recipe_or_name, str) else recipe_or_name
     return BertBatches(val_docs, vocab, recipe.batch_size, recipe.model.max_len, seed=recipe.seed + 1)
-
-
-@torch.no_grad()
-def mlm_nsp_metrics(model: BertLike, batches, iters: int) -> dict:
-    """Held-out MLM and NSP numbers of a BertLike over ``batches(0) .. batches(iters - 1)``.
-
-    mlm_loss: mean negative log-likelihood (nats) per selected position; mlm_accuracy: top-1
-    accuracy at the selected positions (80% [MASK], 10% random, 10% unchanged); mask_accuracy:
-    only where the input shows [MASK]; nsp_loss / nsp_accuracy over the pairs (chance: 0.5).
-    """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    nll = nsp_nll = 0.0
-    n_sel = hits = n_mask = mask_hits = n_pairs = nsp_hits = 0
-    for i in range(iters):
-        x, seg, labels, is_next = (t.to(device) for t in batches(i))
-        out = model(x, seg, labels, is_next)
-        sel = labels != IGNORE
-        hit = out.mlm_logits.argmax(-1) == labels[sel]
-        masked = x[sel] == BertVocab.mask_id
-        k = int(sel.sum())
-        nll += float(out.mlm_loss) * k
-        n_sel, hits = n_sel + k, hits + int(hit.sum())
-        n_mask, mask_hits = n_mask + int(masked.sum()), mask_hits + int((hit & masked).sum())
-        nsp_nll += float(out.nsp_loss) * len(is_next)
-        n_pairs += len(is_next)
-        nsp_hits += int((out.nsp_logits.argmax(-1) == is_next).sum())
-    model.train(was_training)
-    return {"mlm_loss": nll / n_sel, "mlm_accuracy": hits / n_sel, "mask_accuracy": mask_hits / n_mask,
-            "nsp_loss": nsp_nll / n_pairs, "nsp_accuracy": nsp_hits / n_pairs,
-            "masked_tokens": n_sel, "pairs": n_pairs}
 
 
 def _bert_loss(model: BertLike, batch) -> torch.Tensor:
@@ -258,19 +232,22 @@ def _train_bert(recipe: Recipe, progress: bool) -> tuple[BertLike, BertVocab, di
 
 
 @torch.no_grad()
-def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int = VAL_TOKENS) -> float:
+def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int = VAL_TOKENS,
+                    T: int | None = None) -> float:
     """Mean next-token loss (nats) over the first ``max_tokens`` validation tokens, in
-    non-overlapping windows of ``block_size``: deterministic, no sampling."""
-    T = model.config.block_size
+    non-overlapping windows of T tokens (default ``block_size``): deterministic, no sampling."""
+    T = model.config.block_size if T is None else T
     n = min(len(val_ids) - 1, max_tokens) // T * T
     device = next(model.parameters()).device
     x = val_ids[:n].view(-1, T).to(device)
     y = val_ids[1:n + 1].view(-1, T).to(device)
+    was_training = model.training
     model.eval()
     total = 0.0
     for i in range(0, len(x), 64):
         _, loss = model(x[i:i + 64], y[i:i + 64])
         total += float(loss) * len(x[i:i + 64])
+    model.train(was_training)
     return total / len(x)
 
 
