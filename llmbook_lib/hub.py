@@ -111,7 +111,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            corpus="peoples_daily_text", tokenizer="char", max_vocab=3000,
            model=BertConfig(vocab_size=0, max_len=128, d_model=128, n_head=4, n_layer=4, dropout=0.0,
                             pos_encoding="sinusoidal"),
-           train=replace(_TRAIN, max_steps=1100, eval_every=100), batch_size=32),
+           train=replace(_TRAIN, max_steps=4000, eval_every=250), batch_size=32),
 ]}
 
 
