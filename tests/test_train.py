@@ -185,3 +185,14 @@ def test_compile_gives_the_same_losses_as_eager():
     eager = train(tiny(dropout=0.0), batches(), cfg(max_steps=6))
     compiled = train(tiny(dropout=0.0), batches(), cfg(max_steps=6, compile=True))
     assert compiled.train_loss == pytest.approx(eager.train_loss, abs=1e-5)
+
+
+def test_bf16_autocast_on_cpu_trains_close_to_fp32():
+    """amp="bf16" runs the matmuls in bfloat16 (8 mantissa bits): the run follows the fp32 one
+    closely and learns just as well, while the weights and the optimizer stay in fp32."""
+    full = train(tiny(dropout=0.0), batches(), cfg(amp=None))
+    half = train(model := tiny(dropout=0.0), batches(), cfg(amp="bf16"))
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert half.train_loss != full.train_loss                          # bf16 really was used
+    assert max(abs(a - b) for a, b in zip(half.train_loss[:5], full.train_loss[:5])) < 0.05
+    assert half.train_loss[-1] < half.train_loss[0] - 1.0 and abs(half.train_loss[-1] - full.train_loss[-1]) < 0.05
