@@ -127,13 +127,9 @@ class BertLike(nn.Module):
         15% of the positions): (N, V), row k for the k-th True of ``mlm_labels != -100`` in
         row-major order. Without labels they cover every position: (B, T, V).
         """
-        x = self.embed(ids, segments)
+        x = self.embed(ids, segments)                                     # checks the shapes first
         key_mask = (ids != self.config.pad_id)[:, None, None, :]          # (B, 1, 1, T)
-        attention = []
-        for layer in self.encoder.layers:
-            x, w = layer(x, mask=key_mask, need_weights=need_weights)
-            attention.append(w)
-        states = self.encoder.norm(x)
+        states, attention = self.encoder.encode(x, key_mask, need_weights)
         labelled = None if mlm_labels is None else mlm_labels != IGNORE
         out = BertOutput(states, self.mlm_logits(states if labelled is None else states[labelled]),
                          self.nsp_head(torch.tanh(self.pooler(states[:, 0]))),

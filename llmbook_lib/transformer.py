@@ -160,7 +160,11 @@ class Encoder(nn.Module):
         if ids.size(1) > self.max_len:
             raise ValueError(f"sequence length {ids.size(1)} exceeds max_len {self.max_len}; shorten "
                              "the input or build the model with a larger max_len")
-        x = self.embed(ids)
+        return self.encode(self.embed(ids), mask, need_weights)
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False):
+        """The layers and the final LayerNorm on already embedded inputs x (B, S, d), for models
+        that add more to the embedding (BERT's segments). Returns what ``forward`` returns."""
         weights = []
         for layer in self.layers:
             x, w = layer(x, mask=mask, need_weights=need_weights)
