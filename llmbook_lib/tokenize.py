@@ -12,6 +12,8 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from .bpe import BPETokenizer
+
 
 class CharTokenizer:
     """Character-level tokenizer built from a text.
@@ -121,4 +123,6 @@ def tokenizer_from_json(s: str):
         return CharTokenizer.from_json(s)
     if kind == "byte":
         return ByteTokenizer()
-    raise ValueError(f"unknown tokenizer type {kind!r}")
+    if kind == "bpe":
+        return BPETokenizer.from_json(s)
+    raise ValueError(f"unknown tokenizer type {kind!r} (expected 'char', 'byte' or 'bpe')")

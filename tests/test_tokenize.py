@@ -68,6 +68,11 @@ def test_decode_rejects_out_of_range_ids():
 
 
 def test_json_round_trip():
-    for tok in (CharTokenizer.from_text(MIXED), CharTokenizer.from_text(MIXED, unk="<unk>"), ByteTokenizer()):
+    from llmbook_lib.bpe import BPETokenizer
+    bpe = BPETokenizer.train(MIXED * 20, vocab_size=300)
+    for tok in (CharTokenizer.from_text(MIXED), CharTokenizer.from_text(MIXED, unk="<unk>"), ByteTokenizer(), bpe):
         again = tokenizer_from_json(tok.to_json())
-        assert again.encode(MIXED) == tok.encode(MIXED)
+        assert type(again) is type(tok) and again.encode(MIXED) == tok.encode(MIXED)
+    assert len(bpe.encode(MIXED)) < len(MIXED.encode("utf-8"))          # the merges were kept
+    with pytest.raises(ValueError, match="unknown tokenizer type 'wordpiece'"):
+        tokenizer_from_json('{"type": "wordpiece"}')
