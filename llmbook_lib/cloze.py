@@ -92,9 +92,9 @@ def cloze_input(text: str, vocab: BertVocab, max_len: int):
     if len(pieces) + 2 > max_len:
         return None, pieces, blanks, [], (f"句子有 {len(pieces)} 个字（含空），加上 [CLS] 和 [SEP] 超过了模型的"
                                           f"最大长度 {max_len}；请缩短到 {max_len - 2} 个字以内。")
-    stoi, unk = getattr(vocab.base, "stoi", {}), getattr(vocab.base, "unk_id", None)
+    stoi = getattr(vocab.base, "stoi", {})
     unknown = sorted({p for p in pieces if p != "[MASK]" and p not in stoi}, key=pieces.index)
-    if unknown and unk is None:
+    if unknown and vocab.unk_id is None:
         return None, pieces, blanks, unknown, ("以下字符不在模型的词表中：" + "".join(f"「{c}」" for c in unknown)
                                                + "。请删去或替换这些字符。")
     ids = [vocab.cls_id] + [vocab.mask_id if p == "[MASK]" else vocab.encode(p)[0] for p in pieces] + [vocab.sep_id]
@@ -116,10 +116,7 @@ def fill_blanks(model, vocab: BertVocab, text: str, top_k: int = 5) -> Cloze:
     x = torch.tensor([ids], device=device)
     logits = model(x, torch.zeros_like(x)).mlm_logits[0]              # (T, V)
     model.train(was_training)
-    banned = list(vocab.special_ids)
-    if getattr(vocab.base, "unk_id", None) is not None:
-        banned.append(vocab.base.unk_id + vocab.offset)
-    logits[:, banned] = float("-inf")
+    logits[:, list(vocab.non_word_ids)] = float("-inf")
     probs = torch.softmax(logits[[b + 1 for b in blanks]], dim=-1)     # +1: [CLS] in front
     top = probs.topk(top_k, dim=-1)
     candidates = [[(vocab.decode([j]), float(p)) for p, j in zip(ps.tolist(), js.tolist())]

@@ -34,7 +34,7 @@ import torch
 from . import data as corpora
 from .bertlike import BertConfig, BertLike, mlm_nsp_metrics
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data.pretraining import BertBatches, encode_documents, sentence_documents
+from .data.pretraining import BertBatches, encode_documents, split_documents
 from .device import seed_everything
 from .pretrain import BertVocab
 from .tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
@@ -165,15 +165,12 @@ def _split_and_tokenize(recipe: Recipe):
 def _bert_data(recipe: Recipe):
     """Documents (paragraphs -> sentences) split by paragraph, a BertVocab over the most frequent
     training characters, and the token ids of every sentence: (text, vocab, train, val)."""
-    text = recipe.text()
-    train_paras, val_paras = corpora.split_train_val(text.splitlines(), recipe.val_fraction)
-    train_docs, val_docs = sentence_documents(train_paras), sentence_documents(val_paras)
-    chars = "".join(s for doc in train_docs for s in doc)
     if recipe.tokenizer != "char":
         raise ValueError(f"BERT recipes use a character vocabulary (tokenizer='char'), got {recipe.tokenizer!r}")
-    base = (CharTokenizer.from_text(chars, unk="<unk>", max_vocab=recipe.max_vocab) if recipe.max_vocab
-            else CharTokenizer.from_text(chars, unk="<unk>"))
-    vocab = BertVocab(base)
+    text = recipe.text()
+    train_docs, val_docs = split_documents(text, recipe.val_fraction)
+    chars = "".join(s for doc in train_docs for s in doc)
+    vocab = BertVocab(CharTokenizer.from_text(chars, unk="<unk>", max_vocab=recipe.max_vocab))
     return text, vocab, encode_documents(train_docs, vocab), encode_documents(val_docs, vocab)
 
 

@@ -51,6 +51,17 @@ class BertVocab:
     def special_ids(self) -> tuple[int, ...]:
         return tuple(range(self.offset))
 
+    @property
+    def unk_id(self) -> int | None:
+        """The id of the base tokenizer's <unk>, or None when it has none."""
+        unk = getattr(self.base, "unk_id", None)
+        return None if unk is None else unk + self.offset
+
+    @property
+    def non_word_ids(self) -> tuple[int, ...]:
+        """Special ids plus <unk>: never a masking target, a random replacement or a fill-in."""
+        return self.special_ids + (() if self.unk_id is None else (self.unk_id,))
+
     def encode(self, text: str) -> list[int]:
         return [i + self.offset for i in self.base.encode(text)]
 

@@ -24,6 +24,12 @@ def split_train_val(data: Sequence | torch.Tensor, val_fraction: float = 0.1):
     return data[:n], data[n:]
 
 
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The random generator of batch ``step`` of a sampler seeded with ``seed``: it depends only
+    on (seed, step), which is what makes resumed runs and validation batches repeatable."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
+
+
 class RandomBatches:
     """Random windows of a token stream: ``batches(step) -> (x, y)``, y = x shifted by one.
 
@@ -45,7 +51,7 @@ class RandomBatches:
         self._offsets = torch.arange(block_size + 1)
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) % (2**63))
+        g = step_generator(self.seed, step)
         starts = torch.randint(len(self.data) - self.block_size, (self.batch_size,), generator=g)
         windows = self.data[starts[:, None] + self._offsets]        # (B, T + 1)
         x, y = windows[:, :-1], windows[:, 1:]
@@ -89,6 +95,6 @@ class PairBatches:
         self.ids = (pad_id, bos_id, eos_id)
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) % (2**63))
+        g = step_generator(self.seed, step)
         picks = torch.randint(len(self.pairs), (self.batch_size,), generator=g).tolist()
         return pad_pairs([self.pairs[i] for i in picks], *self.ids)

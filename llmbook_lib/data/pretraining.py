@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from ..pretrain import IGNORE, BertVocab, mlm_mask, nsp_pairs, pack_pairs, random_orders, split_sentences
-from .batches import split_train_val
+from .batches import split_train_val, step_generator
 from .corpora import peoples_daily_text
 
 
@@ -29,22 +29,21 @@ def sentence_documents(paragraphs: Sequence[str]) -> list[list[str]]:
     return [s for s in (split_sentences(p) for p in paragraphs) if s]
 
 
-def peoples_daily_documents(val_fraction: float = 0.1) -> tuple[list[list[str]], list[list[str]]]:
-    """People's Daily as (train, val) documents: the first paragraphs for training, the last
-    ``val_fraction`` for validation (a contiguous split, as ``split_train_val``)."""
-    train, val = split_train_val(peoples_daily_text().splitlines(), val_fraction)
+def split_documents(text: str, val_fraction: float = 0.1) -> tuple[list[list[str]], list[list[str]]]:
+    """A text with one paragraph per line as (train, val) documents: the first paragraphs for
+    training, the last ``val_fraction`` for validation (a contiguous split, as ``split_train_val``)."""
+    train, val = split_train_val(text.splitlines(), val_fraction)
     return sentence_documents(train), sentence_documents(val)
+
+
+def peoples_daily_documents(val_fraction: float = 0.1) -> tuple[list[list[str]], list[list[str]]]:
+    """People's Daily as (train, val) documents (``split_documents``)."""
+    return split_documents(peoples_daily_text(), val_fraction)
 
 
 def encode_documents(documents: Sequence[Sequence[str]], vocab: BertVocab) -> list[list[list[int]]]:
     """Token ids of every sentence of every document."""
     return [[vocab.encode(s) for s in doc] for doc in documents]
-
-
-def _never_masked(vocab: BertVocab) -> tuple[int, ...]:
-    """Special ids plus <unk>: <unk> is neither a useful target nor a useful replacement."""
-    unk = getattr(vocab.base, "unk_id", None)
-    return vocab.special_ids + (() if unk is None else (unk + vocab.offset,))
 
 
 class BertBatches:
@@ -61,15 +60,14 @@ class BertBatches:
         self.documents, self.vocab = documents, vocab
         self.batch_size, self.max_len, self.seed = batch_size, max_len, seed
         self.mlm_p, self.p_next = mlm_p, p_next
-        self.never_masked = _never_masked(vocab)
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) % (2**63))
+        g = step_generator(self.seed, step)
         v = self.vocab
         a, b, is_next = nsp_pairs(self.documents, self.batch_size, p_next=self.p_next, generator=g)
         ids, segments = pack_pairs(a, b, max_len=self.max_len, cls_id=v.cls_id, sep_id=v.sep_id, pad_id=v.pad_id)
         inputs, labels = mlm_mask(ids, mask_id=v.mask_id, vocab_size=v.vocab_size,
-                                  special_ids=self.never_masked, p=self.mlm_p, generator=g)
+                                  special_ids=v.non_word_ids, p=self.mlm_p, generator=g)
         return inputs, segments, labels, is_next
 
 
@@ -92,7 +90,7 @@ class PLMBatches:
         self.predict, self.seed = predict, seed
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + step) % (2**63))
+        g = step_generator(self.seed, step)
         T = self.block_size
         starts = torch.randint(len(self.stream) - T, (self.batch_size,), generator=g)
         ids = self.stream[starts[:, None] + torch.arange(T)]                  # (B, T)
@@ -102,4 +100,5 @@ class PLMBatches:
         return ids, orders, labels
 
 
-__all__ = ["BertBatches", "PLMBatches", "encode_documents", "peoples_daily_documents", "sentence_documents"]
+__all__ = ["BertBatches", "PLMBatches", "encode_documents", "peoples_daily_documents", "sentence_documents",
+           "split_documents"]
