@@ -100,6 +100,14 @@ def _merge(seq: list[int], a: int, b: int, new: int) -> tuple[list[int], list[tu
     return out, changes
 
 
+def _token_id(vocab: list[bytes], ids: dict[bytes, int], joined: bytes) -> int:
+    """The id of ``joined``, appended to the vocabulary if new (two merges can spell the same bytes)."""
+    if joined not in ids:
+        ids[joined] = len(vocab)
+        vocab.append(joined)
+    return ids[joined]
+
+
 class BPETokenizer:
     """A trained byte-level BPE: ``encode(str) -> list[int]``, ``decode(list[int]) -> str``.
 
@@ -154,12 +162,9 @@ class BPETokenizer:
                 if c > 0:
                     heapq.heappush(heap, (-c, ra, rb, a, b))
                 continue
-            joined = vocab[a] + vocab[b]
-            new = ids.get(joined)
-            if new is None:                           # two merges can spell the same bytes
-                new = ids[joined] = len(vocab)
-                vocab.append(joined)
-                bar.update()
+            size = len(vocab)
+            new = _token_id(vocab, ids, vocab[a] + vocab[b])
+            bar.update(len(vocab) - size)
             merges.append((a, b, new))
             grown: set[tuple[int, int]] = set()
             for i in where.pop((a, b)):
@@ -260,13 +265,7 @@ class BPETokenizer:
             raise ValueError(f"not a BPETokenizer description: type={d.get('type')!r}")
         vocab = [bytes([b]) for b in range(256)]
         ids = {t: i for i, t in enumerate(vocab)}
-        merges = []
-        for a, b in d["merges"]:
-            joined = vocab[a] + vocab[b]
-            if joined not in ids:
-                ids[joined] = len(vocab)
-                vocab.append(joined)
-            merges.append((a, b, ids[joined]))
+        merges = [(a, b, _token_id(vocab, ids, vocab[a] + vocab[b])) for a, b in d["merges"]]
         return cls(vocab, merges)
 
 

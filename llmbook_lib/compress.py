@@ -145,6 +145,10 @@ class DynamicEval:
     every: int = 32
     window: int = 32
 
+    def valid_for(self, block_size: int) -> bool:
+        """lr > 0, every in 1..65535 (it is stored as u16) and a window the model can take."""
+        return 0 < self.lr < 1e6 and 1 <= self.every <= 65535 and 1 <= self.window <= block_size
+
 
 class _Stepper:
     """One next-byte prediction step for ``N`` streams in lockstep, with a KV cache.
@@ -307,8 +311,7 @@ class LMCompressor:
                              "fingerprint(), e.g. llmbook_lib.ngram.ByteNGram(train_bytes)")
         if not 0 < mix_lr < 1e6:
             raise ValueError(f"mix_lr must be positive, got {mix_lr}")
-        if dynamic is not None and not (0 < dynamic.lr < 1e6 and 1 <= dynamic.every <= 65535
-                                        and 1 <= dynamic.window <= config.block_size):
+        if dynamic is not None and not dynamic.valid_for(config.block_size):
             raise ValueError(f"DynamicEval needs lr > 0, every in 1..65535 and window in 1..{config.block_size} "
                              f"(the model's block_size), got {dynamic}")
         self.model, self.context, self.keep = model, context, keep
@@ -433,8 +436,7 @@ class LMCompressor:
         if (n == 0) != (N == 0) or not 1 <= keep <= context or context > self.model.config.block_size \
                 or freq_bits != FREQ_BITS or threads < 1 or (N and n // N < 1) \
                 or (side_fp is not None and not 0 < mix_lr < 1e6) \
-                or (dynamic and not (0 < dynamic.lr < 1e6 and 1 <= dynamic.every
-                                     and 1 <= dynamic.window <= self.model.config.block_size)):
+                or (dynamic and not dynamic.valid_for(self.model.config.block_size)):
             raise ValueError("blob header holds inconsistent parameters: corrupted blob")
         return blob[pos:-_CRC.size], n, N, context, keep, threads, start, digest, mix_lr, dynamic
 

@@ -211,21 +211,27 @@ def _train_bert(recipe: Recipe, progress: bool) -> tuple[BertLike, BertVocab, di
     history = train(model, batches, tc, loss_fn=_bert_loss, on_step=log)
     seconds = time.perf_counter() - t0
     m = mlm_nsp_metrics(model, val, BERT_VAL_BATCHES)
-    entry = {
+    metric = {"name": "val_mlm_loss_nats_per_masked_token", "value": m["mlm_loss"], **m,
+              "val_batches": BERT_VAL_BATCHES}
+    return model, vocab, _entry(recipe, cfg, model.num_params(), text, seconds, history, metric, curve)
+
+
+def _entry(recipe: Recipe, cfg, params: int, text: str, seconds: float, history, metric: dict,
+           curve: dict) -> dict:
+    """The manifest entry of a freshly trained recipe (without the file hash and size)."""
+    return {
         "description": recipe.description,
         "recipe": recipe.to_dict(),
         "model_config": cfg.to_dict(),
-        "params": model.num_params(),
+        "params": params,
         "data_sha256": corpora.text_sha256(text),
         "train_seconds": round(seconds, 1),
         "train_tokens": history.tokens,
-        "metric": {"name": "val_mlm_loss_nats_per_masked_token", "value": m["mlm_loss"], **m,
-                   "val_batches": BERT_VAL_BATCHES},
+        "metric": metric,
         "curve": curve,
         "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
                     "processor": platform.processor() or platform.machine()},
     }
-    return model, vocab, entry
 
 
 @torch.no_grad()
@@ -264,21 +270,11 @@ def train_recipe(name: str, progress: bool = True) -> tuple[GPT | BertLike, obje
     history = train(model, batches, tc, val_batches=val)
     seconds = time.perf_counter() - t0
     loss = validation_loss(model, val_ids)
-    entry = {
-        "description": recipe.description,
-        "recipe": recipe.to_dict(),
-        "model_config": cfg.to_dict(),
-        "params": model.num_params(non_embedding=False),
-        "data_sha256": corpora.text_sha256(text),
-        "train_seconds": round(seconds, 1),
-        "train_tokens": history.tokens,
-        "metric": {"name": "val_loss_nats_per_token", "value": loss,
-                   "bits_per_token": loss / math.log(2), "val_tokens": min(len(val_ids) - 1, VAL_TOKENS)},
-        "curve": {"steps": history.val_steps, "val_loss": history.val_loss},
-        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "processor": platform.processor() or platform.machine()},
-    }
-    return model, tok, entry
+    metric = {"name": "val_loss_nats_per_token", "value": loss,
+              "bits_per_token": loss / math.log(2), "val_tokens": min(len(val_ids) - 1, VAL_TOKENS)}
+    curve = {"steps": history.val_steps, "val_loss": history.val_loss}
+    return model, tok, _entry(recipe, cfg, model.num_params(non_embedding=False), text, seconds, history,
+                              metric, curve)
 
 
 def _save_model(path: Path, model: GPT | BertLike, tok, name: str) -> None:

@@ -52,10 +52,14 @@ class ByteNGram:
     def context_bytes(self) -> int:
         return self.n - 1
 
-    def probs(self, context: bytes, n: int | None = None) -> np.ndarray:
+    def _order(self, n: int | None) -> int:
         n = self.n if n is None else n
         if not 1 <= n <= self.max_n:
             raise ValueError(f"n must lie in 1..{self.max_n} (the n this model was built with), got {n}")
+        return n
+
+    def probs(self, context: bytes, n: int | None = None) -> np.ndarray:
+        n = self._order(n)
         p = self.p0
         for k, (ctx, start, end, nxt, cnt) in enumerate(self.tables[:n - 1], 1):
             if len(context) < k:
@@ -74,9 +78,7 @@ class ByteNGram:
     def probs_many(self, contexts: Sequence[bytes], n: int | None = None) -> np.ndarray:
         """``probs`` for several contexts at once -> (len(contexts), 256), bit for bit the same
         numbers (the same float operations per row), with one NumPy call per table, not per row."""
-        n = self.n if n is None else n
-        if not 1 <= n <= self.max_n:
-            raise ValueError(f"n must lie in 1..{self.max_n} (the n this model was built with), got {n}")
+        n = self._order(n)
         p = np.tile(self.p0, (len(contexts), 1))                              # (B, 256)
         alive = np.arange(len(contexts))                 # rows whose walk has not stopped yet
         for k, (ctx, start, end, nxt, cnt) in enumerate(self.tables[:n - 1], 1):

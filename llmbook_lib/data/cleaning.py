@@ -14,6 +14,7 @@ Everything is deterministic: hashes are computed from the text (never Python's s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -106,6 +107,11 @@ class MinHasher:
     seed: int = 0
 
     def params(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._params
+
+    @functools.cached_property
+    def _params(self) -> tuple[np.ndarray, np.ndarray]:
+        # drawn once per hasher, not once per signature (signatures() calls signature() per short doc)
         rng = np.random.default_rng(self.seed)
         a = rng.integers(0, 2**64, self.num_perm, dtype=np.uint64) | np.uint64(1)
         return a, rng.integers(0, 2**64, self.num_perm, dtype=np.uint64)
