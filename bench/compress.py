@@ -66,13 +66,9 @@ def streams_scaling(model, data: bytes, counts: list[int], threads: int = 1) -> 
     """Compress/decompress speed (KB/s of original data) and bits per byte against the number of streams."""
     rows = []
     for s in counts:
-        comp = LMCompressor(model, streams=s, min_chunk=max(1, len(data) // max(counts)), threads=threads)
-        blob = comp.compress(data)
-        c = comp.stats
-        if comp.decompress(blob) != data:
-            raise RuntimeError("round trip failed")
-        rows.append({"streams": c["streams"], "threads": threads, "bits_per_byte": c["bits_per_byte"],
-                     "compress_kb_per_s": c["kb_per_s"], "decompress_kb_per_s": comp.stats["kb_per_s"]})
+        r = bench(data, LMCompressor(model, streams=s, min_chunk=max(1, len(data) // max(counts)), threads=threads))
+        rows.append({"streams": r["streams"], "threads": threads, "bits_per_byte": r["lm_bits_per_byte"],
+                     "compress_kb_per_s": r["compress_kb_per_s"], "decompress_kb_per_s": r["decompress_kb_per_s"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 

@@ -38,7 +38,7 @@ from llmbook_lib.data import RandomBatches, split_train_val
 from llmbook_lib.data.corpora import tiny_shakespeare
 from llmbook_lib.hub import validation_loss
 from llmbook_lib.tokenize import CharTokenizer
-from llmbook_lib.train import TrainConfig, train
+from llmbook_lib.train import TrainConfig, make_optimizer, train
 from llmbook_lib.transformer import GPT, GPTConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -101,11 +101,8 @@ def config(recipe: Recipe) -> TrainConfig:
 
 
 def nanogpt_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
-    """nanoGPT's optimizer: AdamW, decay on matrices only, PyTorch's default (unfused) kernel."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
+    """nanoGPT's optimizer on the CPU: AdamW, decay on matrices only, PyTorch's default (unfused) kernel."""
+    return make_optimizer(model, cfg, fused=False)
 
 
 def run_recipe(recipe: Recipe, data) -> dict:

@@ -89,19 +89,21 @@ def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: torch.nn.Module, config: TrainConfig,
+                   fused: bool | None = None) -> torch.optim.AdamW:
     """AdamW with weight decay on weight matrices and embeddings only.
 
-    It uses PyTorch's fused kernel (one pass over all parameters) when every parameter is a
-    float tensor on the CPU or a CUDA device: bench/nanogpt.py measured it faster than the
-    default multi-tensor one for the book's small models.
+    ``fused=None`` uses PyTorch's fused kernel (one pass over all parameters) when every
+    parameter is a float tensor on the CPU or a CUDA device: bench/nanogpt.py measured it faster
+    than the default multi-tensor one for the book's small models. ``False`` keeps the default.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    if fused is None:
+        fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=fused)
 
 
