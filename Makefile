@@ -28,16 +28,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-# Debian packages for the browser check, Chinese glyphs in figures, and npm for the site's assets.
+# Debian packages, each installed only when missing (book/system_deps.sh says why each is
+# needed); a package apt cannot install is named and skipped, and the site still builds.
 system:
-	@if command -v chromium >/dev/null && command -v npm >/dev/null && fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; then \
-	  true; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk npm >/dev/null \
-	  && rm -f $$HOME/.cache/matplotlib/fontlist-*.json; \
-	else \
-	  echo "Not root: run  sudo apt-get install -y chromium fonts-noto-cjk npm  for the browser check and Chinese fonts"; \
-	fi
+	@bash book/system_deps.sh
 
 # MathJax and the ipywidgets embed scripts, fetched from npm and served by the site itself.
 $(VENDOR): book/fetch_assets.sh
