@@ -1,7 +1,9 @@
 # 大语言模型应用指南 — build, test and benchmark the book.
 #   make book     set everything up (idempotent) and build the website into _build/html
-#   make test     set-up, unit tests, nbval over every notebook, hub verify, strict site build, browser check
-#   make execute  re-run every notebook in place in a fresh kernel, storing outputs
+#   make test     set-up, unit tests, stale-output check, nbval over every notebook, hub verify,
+#                 strict site build, browser check
+#   make execute  re-run every notebook in place in a fresh kernel, storing outputs and stamping
+#                 each with digests of what produced them (NOTEBOOKS=path runs just one)
 #   make bench    notebook wall times, training-loop overhead, LM compression vs gzip/bz2/xz/zstd,
 #                 nanoGPT's CPU run against ours, model FLOPs utilisation (fp32/bf16, compile on/off)
 #   make clean    remove build outputs (keeps .venv)
@@ -15,7 +17,7 @@ NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpo
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup system book html test unit nbval verify site-strict browser execute bench clean
+.PHONY: setup system book html test unit fresh nbval verify site-strict browser execute bench clean
 
 setup: $(STAMP) system $(VENDOR)
 
@@ -43,10 +45,14 @@ book: setup html
 html: $(VENDOR)
 	$(VENV)/bin/jupyter-book build --path-output . .
 
-test: setup unit nbval verify site-strict browser
+test: setup unit fresh nbval verify site-strict browser
 
 unit:
 	$(PY) -m pytest -q tests
+
+# The outputs committed with each notebook must be what the current code produces.
+fresh:
+	$(PY) tests/freshness.py check
 
 nbval:
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly notebooks
@@ -58,13 +64,18 @@ site-strict: $(VENDOR)
 	$(VENV)/bin/jupyter-book build --path-output . -W -n --keep-going .
 
 browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "browser: chromium is not installed, so the built site cannot be checked."; \
+	  echo "  Install it (sudo apt-get install -y chromium) or run 'make system' as root."; \
+	  exit 1; }
 	$(PY) tests/browser_check.py _build/html
 
 execute: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb" \
+	    && $(PY) tests/freshness.py stamp "$$nb" || exit 1; \
 	done
 
 bench: $(STAMP)

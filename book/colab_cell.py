@@ -88,7 +88,7 @@ def main() -> int:
         lines = want.split("\n")
         cell["source"] = [line + "\n" for line in lines[:-1]] + [lines[-1]]
         cell["outputs"] = []
-        path.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if args.check and stale:
         print("These notebooks' Colab set-up cell does not match _config.yml's repository:")
         for p in stale:

@@ -154,7 +154,7 @@ class BPETokenizer:
         heap = [(-c, rank(a), rank(b), a, b) for (a, b), c in counts.items()]
         heapq.heapify(heap)                           # most frequent first; stale entries are skipped
         merges: list[tuple[int, int, int]] = []
-        bar = tqdm(total=vocab_size - 256, desc="BPE merges", disable=not progress)
+        bar = tqdm(total=vocab_size - 256, desc="BPE 合并", disable=not progress)
         while len(vocab) < vocab_size and heap:
             neg, ra, rb, a, b = heapq.heappop(heap)
             c = counts.get((a, b), 0)

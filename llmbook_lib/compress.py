@@ -369,7 +369,7 @@ class LMCompressor:
             if N:
                 predictor = _Predictor(self.model, N, self.context, self.keep, self.side, self.mix_lr,
                                        self.dynamic, min(lengths))
-            bar = self._bar(n, "compress")
+            bar = self._bar(n, "压缩")
             for t in range(L):
                 active = sum(1 for m in lengths if m > t)      # longer chunks come first
                 cdf = predictor.predict(t, hist, hist_np, active)
@@ -453,7 +453,7 @@ class LMCompressor:
         with self._coding(threads):
             if N:
                 predictor = _Predictor(self.model, N, context, keep, self.side, mix_lr, dynamic, min(lengths))
-            bar = self._bar(n, "decompress")
+            bar = self._bar(n, "解压")
             for t in range(L):
                 active = sum(1 for m in lengths if m > t)
                 cdf = predictor.predict(t, hist, hist_np, active)

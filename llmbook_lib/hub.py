@@ -235,10 +235,12 @@ def _entry(recipe: Recipe, cfg, params: int, text: str, seconds: float, history,
 
 
 @torch.no_grad()
-def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int = VAL_TOKENS,
+def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int | None = None,
                     T: int | None = None) -> float:
-    """Mean next-token loss (nats) over the first ``max_tokens`` validation tokens, in
-    non-overlapping windows of T tokens (default ``block_size``): deterministic, no sampling."""
+    """Mean next-token loss (nats) over the first ``max_tokens`` validation tokens (default
+    ``VAL_TOKENS``, read at call time), in non-overlapping windows of T tokens (default
+    ``block_size``): deterministic, no sampling."""
+    max_tokens = VAL_TOKENS if max_tokens is None else max_tokens
     T = model.config.block_size if T is None else T
     n = min(len(val_ids) - 1, max_tokens) // T * T
     device = next(model.parameters()).device

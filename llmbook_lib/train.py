@@ -165,7 +165,7 @@ def train(model: torch.nn.Module, batches: Callable[[int], Batch], config: Train
 
     model.train()
     bar = tqdm(total=config.max_steps, initial=start, disable=not config.progress or rank != 0,
-               desc="train", unit="step", dynamic_ncols=True)
+               desc="训练", unit="step", dynamic_ncols=True)
     try:
         for step in range(start, config.max_steps):
             t0 = time.perf_counter()

@@ -161,3 +161,13 @@ def test_shipped_bert_encoder_reports_its_metrics_and_fills_a_sentence_end():
     metric = hub.manifest_entry("bert-zh-char")["metric"]
     assert metric["nsp_accuracy"] > 0.6 and metric["mask_accuracy"] > 0.05    # above chance / unigram (~4%)
     assert fill_blanks(model, vocab, "中国共产党第十五次全国代表大＿").candidates[0][0][0] == "。"
+
+
+def test_validation_loss_reads_val_tokens_when_called(monkeypatch):
+    """Patching hub.VAL_TOKENS changes what validation_loss scores (the default is not bound
+    when the function is defined)."""
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    ids = torch.randint(0, 16, (400,), generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(hub, "VAL_TOKENS", 64)
+    assert hub.validation_loss(model, ids) == hub.validation_loss(model, ids, max_tokens=64)
+    assert hub.validation_loss(model, ids) != hub.validation_loss(model, ids, max_tokens=392)
