@@ -265,6 +265,25 @@ def test_dialogues_track_state_and_respect_the_persona(world):
                         assert want in t.text, (t.text, want)
 
 
+def test_dialogue_turns_alternate_between_the_two_speakers(world):
+    """No speaker talks twice in a row, in every flow of every domain, over several worlds."""
+    worlds = [world] + [make_world(seed=s, size=0.3) for s in (1, 2, 3)]
+    flows, n = set(), 0
+    for w in worlds:
+        for lang in ("zh", "en"):
+            for kind, first, second in (("task", "user", "system"), ("persona", "A", "B")):
+                for d in w.dialogues(kind, lang):
+                    speakers = [t.speaker for t in d.turns]
+                    assert len(speakers) % 2 == 0, (d.id, d.templates[0], speakers)
+                    assert speakers == [first, second] * (len(speakers) // 2), (
+                        d.id, d.templates[0], speakers)
+                    flows.add(d.templates[0])
+                    n += 1
+    assert n > 1000
+    for family in ("dlg:ticket", "dlg:lookup", "dlg:persona"):
+        assert {t.id for t in ALL_FAMILIES[family]} <= flows, family
+
+
 def _texts(world, lang):
     out = [s.side(lang).text for s in world.sentences] + [d.side(lang).text for d in world.documents]
     out += [q.question for q in world.qa(lang=lang)] + [s.summary for s in world.summaries(lang)]

@@ -126,9 +126,10 @@ def ticket(flow: str, corpus: Corpus, rng: random.Random, lang: str, goal: dict)
         state.update({s.slot: s.value for s in slots})
         turns.append(Turn("user", text, act, slots, dict(state)))
 
-    def system(act):
-        text, _ = fill(_pick(rng, TICKET, act, lang), vals, annotate=())
-        turns.append(Turn("system", text, act, [], dict(state)))
+    def system(*acts):  # one turn may carry several acts: "ack(date)+request(seat)"
+        texts = [fill(_pick(rng, TICKET, act, lang), vals, annotate=())[0] for act in acts]
+        text = ("" if lang == "zh" else " ").join(texts)
+        turns.append(Turn("system", text, "+".join(acts), [], dict(state)))
 
     if flow == "stepwise":
         user("hello")
@@ -140,10 +141,10 @@ def ticket(flow: str, corpus: Corpus, rng: random.Random, lang: str, goal: dict)
         m0, d0 = map(int, first.split("-"))
         user("oneshot", date=(f"{m0}月{d0}日" if lang == "zh" else f"{EN_MONTH[m0 - 1]} {d0}", first))
         system("request(seat)")
-        user("inform(seat)")
-        if flow == "correction":
+        if flow == "correction":  # the user corrects the date instead of answering; asked again
             user("correct(date)")
-            system("ack(date)")
+            system("ack(date)", "request(seat)")
+        user("inform(seat)")
     system("confirm")
     user("thank")
     system("bye")
