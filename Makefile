@@ -5,7 +5,8 @@
 #   make execute  re-run every notebook in place in a fresh kernel, storing outputs and stamping
 #                 each with digests of what produced them (NOTEBOOKS=path runs just one)
 #   make bench    notebook wall times, training-loop overhead, LM compression vs gzip/bz2/xz/zstd,
-#                 nanoGPT's CPU run against ours, model FLOPs utilisation (fp32/bf16, compile on/off)
+#                 nanoGPT's CPU run against ours, model FLOPs utilisation (fp32/bf16, compile on/off),
+#                 generation tokens/s with and without the KV cache
 #   make clean    remove build outputs (keeps .venv)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -15,6 +16,7 @@ STAMP := $(VENV)/.installed
 VENDOR := _vendor/.stamp
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 export PYTHONHASHSEED := 0
+# Agg for tests and scripts; `make execute` overrides it so that notebooks store their figures.
 export MPLBACKEND := Agg
 
 .PHONY: setup system book html test unit fresh nbval verify site-strict browser execute bench clean
@@ -73,6 +75,7 @@ browser:
 execute: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 	  echo "executing $$nb"; \
+	  MPLBACKEND=module://matplotlib_inline.backend_inline \
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb" \
 	    && $(PY) tests/freshness.py stamp "$$nb" || exit 1; \
@@ -83,6 +86,7 @@ bench: $(STAMP)
 	$(PY) bench/compress.py
 	$(PY) bench/nanogpt.py
 	$(PY) bench/mfu.py
+	$(PY) bench/kv_cache.py
 
 clean:
 	rm -rf _build bench/results .pytest_cache

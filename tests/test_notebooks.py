@@ -43,7 +43,7 @@ FENCE = re.compile(r"^\s*(`{3,}|~{3,}|:{3,})(.*)$")
 PROSE_DIRECTIVE = re.compile(r"^\{(note|tip|dropdown|admonition|warning|important|seealso|"
                              r"hint|attention|caution|danger|error|margin|sidebar|topic)\}")
 BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|#|\||>|`{3,}|~{3,}|:{3,}|\$\$|<|!\[|\[\^|"
-                         r"---|\*\*\*|:[a-z_-]+:|\\\[|\(.*\)=$|\{)")
+                         r"---|\*\*\*|:[a-z_-]+:|\\\[|\(.*\)=$)")
 
 
 def soft_breaks(text: str) -> list[str]:
@@ -96,6 +96,7 @@ def test_soft_breaks_detector():
     assert soft_breaks("```{dropdown} 答案\n解答\n续行\n```") == ["续行"]
     assert soft_breaks("$$\na\nb\n$$") == []
     assert soft_breaks("| a |\n| b |") == []
+    assert soft_breaks("见\n{doc}`前言 <preface>`") == ["{doc}`前言 <preface>`"]
 
 
 def test_width_counts_cjk_as_two_columns():
