@@ -2,11 +2,15 @@
 
 Mask convention (the same as ``torch.nn.functional.scaled_dot_product_attention``): a bool
 tensor broadcastable to (..., T_q, T_k) where True means "may attend".
+
+``KVCache`` keeps the keys and values a causal model has already computed, so that generating
+one more token feeds only that token instead of the whole prefix (the KV cache).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -55,6 +59,47 @@ def padding_mask(lengths: torch.Tensor | list[int], T: int,
     return keep[:, None, None, :]
 
 
+@dataclass
+class LayerCache:
+    """One self-attention layer's keys and values for the tokens seen so far."""
+    k: torch.Tensor | None = None          # (B, nh, T, hs)
+    v: torch.Tensor | None = None          # (B, nh, T, hs)
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.size(2)
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the new tokens' k, v (B, nh, T_new, hs); return all keys and values so far."""
+        if self.k is not None:
+            k, v = torch.cat([self.k, k], dim=2), torch.cat([self.v, v], dim=2)
+        self.k, self.v = k, v
+        return k, v
+
+
+@dataclass
+class KVCache:
+    """The keys and values of every self-attention layer of a causal model, for the tokens it has
+    already seen. A model called with a cache treats its input as the continuation of those
+    tokens: the new tokens sit at positions ``len(cache)`` onwards, attend to the cached ones,
+    and their own keys and values are appended. Make one with ``model.new_cache()``."""
+    layers: list[LayerCache] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, n_layer: int) -> KVCache:
+        return cls([LayerCache() for _ in range(n_layer)])
+
+    def __len__(self) -> int:
+        """Number of tokens cached (the position the next token will sit at)."""
+        return len(self.layers[0]) if self.layers else 0
+
+    def select(self, rows: torch.Tensor | list[int]) -> None:
+        """Keep batch rows ``rows`` in this order (repeats allowed): beam search re-ranks its beams."""
+        for layer in self.layers:
+            if layer.k is not None:
+                index = torch.as_tensor(rows, device=layer.k.device)
+                layer.k, layer.v = layer.k[index], layer.v[index]
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention: h heads of width d_model/h, computed as one reshape.
 
@@ -63,6 +108,10 @@ class MultiHeadAttention(nn.Module):
     ``torch.nn.MultiheadAttention`` (one ``in_proj`` of shape (3d, d), then ``out_proj``), so
     weights copy across directly. ``rotary`` (a ``position.RotaryEmbedding``) rotates queries and
     keys by their positions in self-attention.
+
+    With ``cache`` (a ``LayerCache``, self-attention only) x holds the tokens that follow the
+    cached ones: they sit at positions len(cache).., attend to the cached keys as well, and
+    their keys and values are appended to the cache.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -82,8 +131,11 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None, is_causal: bool = False,
-                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                need_weights: bool = False,
+                cache: LayerCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, T_q, d). Returns (out (B, T_q, d), weights (B, h, T_q, T_k) or None)."""
+        if cache is not None and context is not None:
+            raise ValueError("a KV cache is for self-attention; cross-attention recomputes its keys")
         B, Tq, d = x.shape
         if context is None:
             q, k, v = self.in_proj(x).split(d, dim=-1)
@@ -92,15 +144,18 @@ class MultiHeadAttention(nn.Module):
             q = F.linear(x, w[:d], None if b is None else b[:d])
             k, v = F.linear(context, w[d:], None if b is None else b[d:]).split(d, dim=-1)
         q, k, v = self._split(q), self._split(k), self._split(v)         # (B, h, T, d_head)
+        start = 0 if cache is None else len(cache)                       # position of x[:, 0]
         if self.rotary is not None and context is None:
-            q, k = self.rotary(q), self.rotary(k)
+            q, k = self.rotary(q, start), self.rotary(k, start)
+        if cache is not None:
+            k, v = cache.append(k, v)                                    # (B, h, start + T_q, d_head)
         p = self.dropout if self.training else 0.0
         Tk = k.size(2)
         if not need_weights and is_causal and mask is None and Tq == Tk:
             # Fused causal kernel: same maths, no (T, T) weights kept for the backward pass.
             return self.out_proj(self._merge(F.scaled_dot_product_attention(q, k, v, dropout_p=p,
                                                                             is_causal=True))), None
-        if is_causal:
+        if is_causal and Tq > 1:
             # The last query sees every key; earlier queries see one key fewer each.
             causal = torch.ones(Tq, Tk, dtype=torch.bool, device=x.device).tril(Tk - Tq)
             mask = causal if mask is None else mask & causal

@@ -11,14 +11,15 @@ logits, and float results depend on the exact computation: a batched forward ove
 sequence (the fast way to *encode*) and a token-by-token forward (the only way to *decode*)
 give logits that differ in the last bits, the quantised frequencies occasionally differ by
 one, and the decoder derails. ``LMCompressor`` therefore runs ONE step function,
-``_Stepper.step``, in both directions: the encoder replays the decoder's computation exactly
+``_Predictor.predict``, in both directions: the encoder replays the decoder's computation exactly
 (same batch layout, same tensor shapes, same KV-cache schedule, same thread count, fixed with
 ``torch_threads``), and merely knows the answer in advance. Speed comes not from a whole-
 sequence forward but from batching *independent streams*: the input is cut into ``streams``
 contiguous chunks that are predicted side by side in one batch (each chunk starts from a
-fresh context), and their symbols are interleaved into one arithmetic code. A sliding context
-longer than ``block_size`` is handled by a KV cache that, when full, is rebuilt from the last
-``keep`` bytes (``keep == context`` gives an exact sliding window at ``context`` times the cost).
+fresh context), and their symbols are interleaved into one arithmetic code. Each step feeds one
+byte per stream to the GPT with its KV cache (``GPT.forward(..., cache=)``); a sliding context
+is handled by rebuilding the cache, once it holds ``context`` bytes, from the last ``keep``
+bytes (``keep == context`` gives an exact sliding window at ``context`` times the cost).
 
 Two optional improvements keep that rule: ``side=`` mixes in a second predictor (a byte
 n-gram, ``llmbook_lib.ngram``) with a weight learned online from the code length, and
@@ -150,67 +151,9 @@ class DynamicEval:
         return 0 < self.lr < 1e6 and 1 <= self.every <= 65535 and 1 <= self.window <= block_size
 
 
-class _Stepper:
-    """One next-byte prediction step for ``N`` streams in lockstep, with a KV cache.
-
-    ``step(t, hist)`` feeds token ``hist[:, t]`` and returns next-byte probabilities (N, 256)
-    for ``hist[:, t + 1]``. It reads only ``hist[:, :t + 1]``, so the decoder can fill ``hist``
-    as it goes; the encoder calls it with ``hist`` already full, through the very same
-    operations. When the cache holds ``context`` tokens, or after the weights changed
-    (``invalidate()``), it is rebuilt from the last ``keep`` tokens.
-    """
-
-    def __init__(self, model, n_streams: int, context: int, keep: int):
-        self.model, self.context, self.keep = model, context, keep
-        c = model.config
-        p = next(model.parameters())
-        self.n_head, self.d = c.n_head, c.n_embd
-        shape = (n_streams, c.n_head, context, c.n_embd // c.n_head)
-        self.kv = [(torch.zeros(shape, dtype=p.dtype, device=p.device),
-                    torch.zeros(shape, dtype=p.dtype, device=p.device)) for _ in model.blocks]
-        self.scale = 1.0 / math.sqrt(c.n_embd // c.n_head)
-        self.filled = 0                                                # tokens in the cache
-        self.stale = False
-
-    def _forward(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
-        """tokens (N, T) at positions start..start+T-1 -> next-token logits (N, V)."""
-        m = self.model
-        N, T = tokens.shape
-        x = m.tok_emb(tokens) + m.pos_emb.weight[start:start + T]                 # (N, T, d)
-        mask = None
-        if T > 1:
-            mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(start)
-        for blk, (kc, vc) in zip(m.blocks, self.kv):
-            q, k, v = blk.attn.in_proj(blk.ln1(x)).split(self.d, dim=-1)
-            q, k, v = (z.view(N, T, self.n_head, -1).transpose(1, 2) for z in (q, k, v))  # (N, h, T, hd)
-            kc[:, :, start:start + T] = k
-            vc[:, :, start:start + T] = v
-            att = (q @ kc[:, :, :start + T].transpose(-2, -1)) * self.scale          # (N, h, T, start+T)
-            if mask is not None:
-                att = att.masked_fill(~mask, float("-inf"))
-            y = torch.softmax(att, dim=-1) @ vc[:, :, :start + T]                   # (N, h, T, hd)
-            x = x + blk.attn.out_proj(y.transpose(1, 2).reshape(N, T, self.d))
-            x = x + blk.ffn(blk.ln2(x))
-        return m.lm_head(m.ln_f(x[:, -1]))                                          # (N, V)
-
-    def invalidate(self) -> None:
-        """The weights changed: cached keys and values are out of date."""
-        self.stale = True
-
-    def step(self, t: int, hist: torch.Tensor) -> torch.Tensor:
-        if self.filled == self.context or self.stale:     # rebuild from the last `keep` tokens
-            n = min(self.keep, t + 1)
-            logits = self._forward(hist[:, t + 1 - n:t + 1], 0)
-            self.filled, self.stale = n, False
-        else:
-            logits = self._forward(hist[:, t:t + 1], self.filled)
-            self.filled += 1
-        return torch.softmax(logits.float(), dim=-1)
-
-
 class _Predictor:
     """Everything that turns the bytes coded so far into the next distributions, run identically
-    by the encoder and the decoder: the GPT (``_Stepper``), optionally mixed with a side model
+    by the encoder and the decoder: the GPT with a KV cache, optionally mixed with a side model
     as ``a * p_gpt + (1 - a) * p_side``, where ``a = sigmoid(z)`` follows the gradient of the
     code length of every coded byte, and optionally dynamic evaluation of the GPT.
 
@@ -218,12 +161,13 @@ class _Predictor:
     ``observe(t, hist, symbols)`` then learns from the ``active`` symbols just coded.
     """
 
-    def __init__(self, model, n_streams: int, context: int, keep: int, side, mix_lr: float,
+    def __init__(self, model, context: int, keep: int, side, mix_lr: float,
                  dynamic: DynamicEval | None, min_length: int):
         if dynamic is not None:
             model = copy.deepcopy(model)               # the updates must not touch the caller's model
         self.model, self.side, self.mix_lr, self.dynamic = model, side, mix_lr, dynamic
-        self.stepper = _Stepper(model, n_streams, context, keep)
+        self.context, self.keep = context, keep
+        self.cache = None                              # the GPT's KV cache; None: rebuild it
         self.min_length = min_length                   # every stream holds at least this many bytes
         if dynamic is not None:
             self.optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=dynamic.lr)
@@ -234,8 +178,24 @@ class _Predictor:
     def weight(self) -> float:
         return 1.0 / (1.0 + math.exp(-self.z))
 
+    def _gpt_probs(self, t: int, hist: torch.Tensor) -> torch.Tensor:
+        """Feed ``hist[:, t]`` and return the GPT's probabilities (N, 256) for ``hist[:, t + 1]``.
+
+        Reads only ``hist[:, :t + 1]``, so the decoder can fill ``hist`` as it goes; the encoder
+        runs the very same operations with ``hist`` already full. When the cache holds
+        ``context`` tokens, or the weights changed (dynamic evaluation), it is rebuilt from the
+        last ``keep`` tokens.
+        """
+        if self.cache is None or len(self.cache) == self.context:
+            n = min(self.keep, t + 1)
+            self.cache = self.model.new_cache()
+            logits = self.model(hist[:, t + 1 - n:t + 1], cache=self.cache)[0][:, -1]
+        else:
+            logits = self.model(hist[:, t:t + 1], cache=self.cache)[0][:, -1]   # (N, V)
+        return torch.softmax(logits.float(), dim=-1)
+
     def predict(self, t: int, hist: torch.Tensor, hist_np: np.ndarray, active: int) -> torch.Tensor:
-        probs = self.stepper.step(t, hist)                                        # (N, 256)
+        probs = self._gpt_probs(t, hist)                                          # (N, 256)
         if self.side is None:
             return quantize_probs(probs)
         pm = probs.double().cpu().numpy()
@@ -267,7 +227,7 @@ class _Predictor:
                 self.optimizer.zero_grad()
                 loss.backward()
             self.optimizer.step()
-            self.stepper.invalidate()
+            self.cache = None                            # keys and values of the old weights
             self.updates += 1
 
 
@@ -367,7 +327,7 @@ class LMCompressor:
         predictor = None
         with self._coding(self.threads):
             if N:
-                predictor = _Predictor(self.model, N, self.context, self.keep, self.side, self.mix_lr,
+                predictor = _Predictor(self.model, self.context, self.keep, self.side, self.mix_lr,
                                        self.dynamic, min(lengths))
             bar = self._bar(n, "压缩")
             for t in range(L):
@@ -452,7 +412,7 @@ class LMCompressor:
         dec = ArithmeticDecoder(payload)
         with self._coding(threads):
             if N:
-                predictor = _Predictor(self.model, N, context, keep, self.side, mix_lr, dynamic, min(lengths))
+                predictor = _Predictor(self.model, context, keep, self.side, mix_lr, dynamic, min(lengths))
             bar = self._bar(n, "解压")
             for t in range(L):
                 active = sum(1 for m in lengths if m > t)

@@ -4,6 +4,10 @@ A hypothesis is a target sequence y_1 .. y_n; its score is the sum of log p(y_t 
 optionally divided by a length penalty ((5 + n) / 6) ** alpha (Wu et al., 2016) so that long
 outputs are not punished merely for having more factors below one. Padding and BOS are never
 generated. A hypothesis ends when it emits EOS, or at ``max_len`` tokens.
+
+Both feed the decoder one new token per step and keep the keys and values of the earlier ones
+in a KV cache (``Transformer.new_cache``); beam search reorders the cache with its beams.
+``use_cache=False`` re-runs the whole prefix at every step instead: the reference, same result.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ def length_penalty(n: int, alpha: float) -> float:
     return ((5 + n) / 6) ** alpha
 
 
-def _next_logprobs(model, memory, mask, prefix: torch.Tensor) -> torch.Tensor:
+def _next_logprobs(model, memory, mask, prefix: torch.Tensor, cache) -> torch.Tensor:
     """Log-probabilities of the next token for each row of prefix (N, t): (N, V). memory and mask
-    have batch 1 (one source, several beams) or N (one source per row)."""
-    logits, _, _ = model.decode(prefix, memory.expand(prefix.size(0), -1, -1),
-                                mask.expand(prefix.size(0), -1, -1, -1))
+    have batch 1 (one source, several beams) or N (one source per row). With a cache, which
+    holds prefix[:, :-1] already, only the last token is fed."""
+    new = prefix if cache is None else prefix[:, len(cache):]
+    logits, _, _ = model.decode(new, memory.expand(prefix.size(0), -1, -1),
+                                mask.expand(prefix.size(0), -1, -1, -1), cache=cache)
     logits = logits[:, -1].float()
     c = model.config
     logits[:, [c.pad_id, c.bos_id]] = float("-inf")       # never generated: renormalise without them
@@ -44,7 +50,7 @@ def _check_src(src: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy_decode(model, src: torch.Tensor, max_len: int = 64) -> list[list[int]]:
+def greedy_decode(model, src: torch.Tensor, max_len: int = 64, use_cache: bool = True) -> list[list[int]]:
     """The most likely next token at every step, for each source in the batch src (B, S).
     Returns one id list per source, each ending at (and including) its first EOS if any."""
     src = _check_src(src)
@@ -54,8 +60,9 @@ def greedy_decode(model, src: torch.Tensor, max_len: int = 64) -> list[list[int]
     memory, mask, _ = model.encode(src)
     ys = torch.full((src.size(0), 1), c.bos_id, dtype=torch.long, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+    cache = model.new_cache() if use_cache else None
     for _ in range(max_len):
-        nxt = _next_logprobs(model, memory, mask, ys).argmax(-1).masked_fill(done, c.pad_id)
+        nxt = _next_logprobs(model, memory, mask, ys, cache).argmax(-1).masked_fill(done, c.pad_id)
         ys = torch.cat([ys, nxt[:, None]], dim=1)
         done |= nxt == c.eos_id
         if done.all():
@@ -70,7 +77,7 @@ def greedy_decode(model, src: torch.Tensor, max_len: int = 64) -> list[list[int]
 
 @torch.no_grad()
 def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_len: int = 64,
-                alpha: float = 0.0, n_best: int = 1) -> list[Hypothesis]:
+                alpha: float = 0.0, n_best: int = 1, use_cache: bool = True) -> list[Hypothesis]:
     """Beam search for one source sequence src (S,) or (1, S).
 
     Keeps the ``beam_size`` best unfinished prefixes at each step; finished hypotheses (EOS) are
@@ -90,8 +97,9 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_len: int = 64,
     prefixes = torch.full((1, 1), c.bos_id, dtype=torch.long, device=src.device)   # (N, t)
     scores = torch.zeros(1, device=src.device)                                     # (N,) logprobs
     finished: list[Hypothesis] = []
+    cache = model.new_cache() if use_cache else None
     for t in range(1, max_len + 1):
-        logp = _next_logprobs(model, memory, mask, prefixes)                       # (N, V)
+        logp = _next_logprobs(model, memory, mask, prefixes, cache)                # (N, V)
         cand = (scores[:, None] + logp).view(-1)                                   # (N * V,)
         k = min(2 * beam_size, int(torch.isfinite(cand).sum()))
         top, idx = cand.topk(k)
@@ -109,6 +117,8 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_len: int = 64,
         if not keep_rows:
             break
         prefixes = torch.cat([prefixes[keep_rows], torch.tensor(keep_tok, device=src.device)[:, None]], 1)
+        if cache is not None:
+            cache.select(keep_rows)                      # each kept beam takes its parent's cache
         scores = torch.tensor(keep_scores, device=src.device)
         if alpha == 0 and finished and max(h.score for h in finished) >= scores.max().item():
             break

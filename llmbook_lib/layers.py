@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import MultiHeadAttention
+from .attention import LayerCache, MultiHeadAttention
 
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 
@@ -58,19 +58,21 @@ class EncoderLayer(nn.Module):
         self.ffn = FeedForward(d_model, d_ff, dropout=dropout, bias=bias, activation=activation)
         self.dropout = nn.Dropout(dropout)
 
-    def _sa(self, x, mask, need_weights):
-        a, w = self.attn(x, mask=mask, is_causal=self.causal, need_weights=need_weights)
+    def _sa(self, x, mask, need_weights, cache):
+        a, w = self.attn(x, mask=mask, is_causal=self.causal, need_weights=need_weights, cache=cache)
         return self.dropout(a), w
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False,
+                cache: LayerCache | None = None):
         """x: (B, T, d); mask: bool, broadcastable to (B, h, T, T), True = may attend.
+        ``cache``: this layer's keys and values of earlier tokens (see ``MultiHeadAttention``).
         Returns (x, weights (B, h, T, T) or None)."""
         if self.norm_first:
-            a, w = self._sa(self.ln1(x), mask, need_weights)
+            a, w = self._sa(self.ln1(x), mask, need_weights, cache)
             x = x + a
             x = x + self.ffn(self.ln2(x))
         else:
-            a, w = self._sa(x, mask, need_weights)
+            a, w = self._sa(x, mask, need_weights, cache)
             x = self.ln1(x + a)
             x = self.ln2(x + self.ffn(x))
         return x, w
@@ -104,12 +106,14 @@ class DecoderLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, self_mask: torch.Tensor | None = None,
-                memory_mask: torch.Tensor | None = None, need_weights: bool = False):
+                memory_mask: torch.Tensor | None = None, need_weights: bool = False,
+                cache: LayerCache | None = None):
         """x: (B, T, d) target side; memory: (B, S, d) encoder output. ``self_mask`` is combined
         with the causal mask; ``memory_mask`` (e.g. source padding, (B, 1, 1, S)) limits the
-        cross-attention. Returns (x, self weights (B, h, T, T), cross weights (B, h, T, S))."""
+        cross-attention; ``cache`` holds the self-attention keys and values of earlier target
+        tokens. Returns (x, self weights (B, h, T, T), cross weights (B, h, T, S))."""
         def sa(h):
-            a, w = self.attn(h, mask=self_mask, is_causal=True, need_weights=need_weights)
+            a, w = self.attn(h, mask=self_mask, is_causal=True, need_weights=need_weights, cache=cache)
             return self.dropout(a), w
 
         def ca(h):

@@ -50,10 +50,15 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
 @torch.no_grad()
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+             generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
     """Append ``max_new_tokens`` sampled tokens to idx (B, T) using ``model(idx) -> (logits, ...)``.
 
     The context is cropped to the model's last ``config.block_size`` tokens, as in ``GPT.generate``.
+    With ``use_cache`` (and a model that has ``new_cache()``, like ``GPT``) each step feeds only
+    the newest token and reuses the keys and values of the earlier ones (a KV cache); without it
+    every step re-runs the whole context. Both give the same tokens. Past ``block_size`` the
+    window slides and every position changes, so the cache is rebuilt from the last
+    ``block_size`` tokens at every step: exact, but no faster than without the cache.
     """
     if idx.dim() != 2 or idx.size(1) == 0:
         raise ValueError(f"idx must be a (B, T) tensor with T >= 1 context tokens, got shape {tuple(idx.shape)}")
@@ -62,8 +67,15 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     was_training = model.training
     model.eval()
     block = model.config.block_size
+    cache = None
     for _ in range(max_new_tokens):
-        logits = model(idx[:, -block:])[0][:, -1, :]           # (B, V)
+        if not (use_cache and hasattr(model, "new_cache")):
+            logits = model(idx[:, -block:])[0][:, -1, :]       # (B, V)
+        elif cache is None or len(cache) == block:             # (re)fill from the last window
+            cache = model.new_cache()
+            logits = model(idx[:, -block:], cache=cache)[0][:, -1, :]
+        else:                                                  # only the newest token is new
+            logits = model(idx[:, -1:], cache=cache)[0][:, -1, :]
         if temperature == 0:
             nxt = logits.argmax(dim=-1, keepdim=True)
         else:

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import sampling
+from .attention import KVCache
 from .layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
 from .position import RotaryEmbedding, make_positional_encoding
 
@@ -78,24 +79,33 @@ class GPT(nn.Module):
         T = c.block_size if T is None else T
         return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * T
 
+    def new_cache(self) -> KVCache:
+        """An empty KV cache for ``forward(..., cache=)``, one slot per layer."""
+        return KVCache.empty(self.config.n_layer)
+
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                return_attention: bool = False):
+                return_attention: bool = False, cache: KVCache | None = None):
         """idx: (B, T) token ids. Returns ``(logits (B, T, V), loss or None)``, and with
         ``return_attention=True`` a third item: weights (n_layer, B, n_head, T, T).
 
-        Targets equal to -100 are ignored by the loss (padding).
+        Targets equal to -100 are ignored by the loss (padding). With ``cache`` (from
+        ``new_cache()``) idx continues the tokens already cached: it sits at positions
+        len(cache).., and its keys and values are added to the cache, so that generation can
+        feed one new token per step; weights are then (n_layer, B, n_head, T, len(cache)).
         """
         B, T = idx.shape
-        if T > self.config.block_size:
+        start = 0 if cache is None else len(cache)                   # position of idx[:, 0]
+        if start + T > self.config.block_size:
+            cached = f" ({start} cached + {T} new)" if start else ""
             raise ValueError(
-                f"sequence length {T} exceeds block_size {self.config.block_size}; crop the input "
-                f"to its last {self.config.block_size} tokens (generate() does this) or build the "
-                "model with a larger block_size")
-        pos = torch.arange(T, device=idx.device)
+                f"sequence length {start + T}{cached} exceeds block_size {self.config.block_size}; "
+                f"crop the input to its last {self.config.block_size} tokens (generate() does this) "
+                "or build the model with a larger block_size")
+        pos = torch.arange(start, start + T, device=idx.device)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))         # (B, T, d)
         attn = []
-        for block in self.blocks:
-            x, w = block(x, need_weights=return_attention)
+        for i, block in enumerate(self.blocks):
+            x, w = block(x, need_weights=return_attention, cache=None if cache is None else cache.layers[i])
             attn.append(w)
         logits = self.lm_head(self.ln_f(x))                          # (B, T, V)
         loss = None
@@ -107,12 +117,13 @@ class GPT(nn.Module):
 
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None,
-                 top_p: float | None = None) -> torch.Tensor:
+                 top_p: float | None = None, use_cache: bool = True) -> torch.Tensor:
         """Append ``max_new_tokens`` sampled tokens to idx (B, T); temperature 0 means greedy.
 
-        top-k and top-p truncate the distribution first; see ``llmbook_lib.sampling``.
+        top-k and top-p truncate the distribution first; ``use_cache=False`` re-runs the whole
+        context for every token (the reference). See ``llmbook_lib.sampling.generate``.
         """
-        return sampling.generate(self, idx, max_new_tokens, temperature, top_k, top_p, generator)
+        return sampling.generate(self, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,9 +141,10 @@ class Embedder(nn.Module):
         self.pos = make_positional_encoding(pos_encoding, d_model, max_len)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """ids: (B, T) at positions offset..offset+T-1 -> (B, T, d)."""
         x = self.tok(ids) * self.scale                                   # (B, T, d)
-        return self.drop(x if self.pos is None else self.pos(x))
+        return self.drop(x if self.pos is None else self.pos(x, offset))
 
 
 class Encoder(nn.Module):
@@ -222,6 +234,10 @@ class Transformer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def new_cache(self) -> KVCache:
+        """An empty KV cache of the decoder's self-attention, for ``decode(..., cache=)``."""
+        return KVCache.empty(self.config.n_decoder_layers)
+
     def src_mask(self, src: torch.Tensor) -> torch.Tensor:
         """(B, 1, 1, S): True where the source token is not padding."""
         return (src != self.config.pad_id)[:, None, None, :]
@@ -233,16 +249,22 @@ class Transformer(nn.Module):
         return memory, mask, weights
 
     def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
-               need_weights: bool = False):
-        """tgt_in: (B, T) -> (logits (B, T, V), self weights, cross weights)."""
-        if tgt_in.size(1) > self.config.max_len:
-            raise ValueError(f"target length {tgt_in.size(1)} exceeds max_len {self.config.max_len}")
-        x = self.tgt_embed(tgt_in)
-        self_mask = (tgt_in != self.config.pad_id)[:, None, None, :]
+               need_weights: bool = False, cache: KVCache | None = None):
+        """tgt_in: (B, T) -> (logits (B, T, V), self weights, cross weights).
+
+        With ``cache`` (from ``new_cache()``, for generation) tgt_in continues the target tokens
+        already cached, at positions len(cache)... Generated targets hold no padding, so the
+        cached path puts no padding mask on the target keys.
+        """
+        start = 0 if cache is None else len(cache)                       # position of tgt_in[:, 0]
+        if start + tgt_in.size(1) > self.config.max_len:
+            raise ValueError(f"target length {start + tgt_in.size(1)} exceeds max_len {self.config.max_len}")
+        x = self.tgt_embed(tgt_in, offset=start)
+        self_mask = None if cache is not None else (tgt_in != self.config.pad_id)[:, None, None, :]
         w_self, w_cross = [], []
-        for layer in self.decoder:
+        for i, layer in enumerate(self.decoder):
             x, ws, wc = layer(x, memory, self_mask=self_mask, memory_mask=memory_mask,
-                              need_weights=need_weights)
+                              need_weights=need_weights, cache=None if cache is None else cache.layers[i])
             if need_weights:
                 w_self.append(ws)
                 w_cross.append(wc)
@@ -267,5 +289,5 @@ class Transformer(nn.Module):
         return logits, loss
 
 
-__all__ = ["GPTConfig", "GPT", "Block", "FeedForward", "EncoderLayer", "DecoderLayer", "Encoder",
+__all__ = ["GPTConfig", "GPT", "KVCache", "Block", "FeedForward", "EncoderLayer", "DecoderLayer", "Encoder",
            "Embedder", "TransformerConfig", "Transformer", "copy_from_torch"]

@@ -110,17 +110,20 @@ def test_random_bytes_cost_about_eight_bits(comp):
     assert comp.stats["ideal_bits"] <= 8 * len(blob)
 
 
-def test_stepper_matches_model_forward():
-    from llmbook_lib.compress import _Stepper
-    model = tiny_gpt(3)
-    x = torch.randint(0, 256, (3, 16))
+def test_predictor_step_matches_model_forward():
+    """The compressor's GPT step (one byte per stream through the KV cache, rebuilt from the
+    last ``keep`` bytes once ``context`` are cached) predicts what a full forward over the same
+    window predicts."""
+    from llmbook_lib.compress import _Predictor
+    model = tiny_gpt(3).eval()
+    x = torch.randint(0, 256, (3, 24))
+    pred = _Predictor(model, context=16, keep=8, side=None, mix_lr=0.05, dynamic=None, min_length=24)
     with torch.no_grad():
-        ref = model(x)[0]
-        st_ = _Stepper(model, 3, 16, 8)
-        for t in range(16):                           # token by token through the KV cache
-            torch.testing.assert_close(st_._forward(x[:, t:t + 1], t), ref[:, t], atol=1e-5, rtol=1e-5)
-        st_ = _Stepper(model, 3, 16, 8)    # a whole window at once (cache rebuild)
-        torch.testing.assert_close(st_._forward(x[:, :10], 0), ref[:, 9], atol=1e-5, rtol=1e-5)
+        for t in range(24):
+            lo = 0 if t < 16 else 9                   # at t = 16 the cache is rebuilt from x[:, 9:17]
+            ref = torch.softmax(model(x[:, lo:t + 1])[0][:, -1], dim=-1)
+            torch.testing.assert_close(pred._gpt_probs(t, x), ref, atol=1e-5, rtol=1e-5)
+            assert len(pred.cache) == t + 1 - lo
 
 
 def test_threads_restored():
