@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .device import eval_mode
 from .pretrain import IGNORE, BertVocab, permutation_masks, two_stream_layer
 from .transformer import Encoder
 
@@ -182,24 +183,22 @@ def mlm_nsp_metrics(model: BertLike, batches, iters: int) -> dict:
     only where the input shows [MASK]; nsp_loss / nsp_accuracy over the pairs (chance: 0.5).
     """
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    nll = nsp_nll = 0.0
-    n_sel = hits = n_mask = mask_hits = n_pairs = nsp_hits = 0
-    for i in range(iters):
-        x, seg, labels, is_next = (t.to(device) for t in batches(i))
-        out = model(x, seg, labels, is_next)
-        sel = labels != IGNORE
-        hit = out.mlm_logits.argmax(-1) == labels[sel]
-        masked = x[sel] == BertVocab.mask_id
-        k = int(sel.sum())
-        nll += float(out.mlm_loss) * k
-        n_sel, hits = n_sel + k, hits + int(hit.sum())
-        n_mask, mask_hits = n_mask + int(masked.sum()), mask_hits + int((hit & masked).sum())
-        nsp_nll += float(out.nsp_loss) * len(is_next)
-        n_pairs += len(is_next)
-        nsp_hits += int((out.nsp_logits.argmax(-1) == is_next).sum())
-    model.train(was_training)
+    with eval_mode(model):
+        nll = nsp_nll = 0.0
+        n_sel = hits = n_mask = mask_hits = n_pairs = nsp_hits = 0
+        for i in range(iters):
+            x, seg, labels, is_next = (t.to(device) for t in batches(i))
+            out = model(x, seg, labels, is_next)
+            sel = labels != IGNORE
+            hit = out.mlm_logits.argmax(-1) == labels[sel]
+            masked = x[sel] == BertVocab.mask_id
+            k = int(sel.sum())
+            nll += float(out.mlm_loss) * k
+            n_sel, hits = n_sel + k, hits + int(hit.sum())
+            n_mask, mask_hits = n_mask + int(masked.sum()), mask_hits + int((hit & masked).sum())
+            nsp_nll += float(out.nsp_loss) * len(is_next)
+            n_pairs += len(is_next)
+            nsp_hits += int((out.nsp_logits.argmax(-1) == is_next).sum())
     return {"mlm_loss": nll / n_sel, "mlm_accuracy": hits / n_sel, "mask_accuracy": mask_hits / n_mask,
             "nsp_loss": nsp_nll / n_pairs, "nsp_accuracy": nsp_hits / n_pairs,
             "masked_tokens": n_sel, "pairs": n_pairs}

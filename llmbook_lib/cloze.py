@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .device import eval_mode
 from .pretrain import BertVocab
 
 BLANK = re.compile(r"\[MASK\]|[＿_]")
@@ -111,11 +112,9 @@ def fill_blanks(model, vocab: BertVocab, text: str, top_k: int = 5) -> Cloze:
     if message:
         raise ValueError(message)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    x = torch.tensor([ids], device=device)
-    logits = model(x, torch.zeros_like(x)).mlm_logits[0]              # (T, V)
-    model.train(was_training)
+    with eval_mode(model):
+        x = torch.tensor([ids], device=device)
+        logits = model(x, torch.zeros_like(x)).mlm_logits[0]              # (T, V)
     logits[:, list(vocab.non_word_ids)] = float("-inf")
     probs = torch.softmax(logits[[b + 1 for b in blanks]], dim=-1)     # +1: [CLS] in front
     top = probs.topk(top_k, dim=-1)

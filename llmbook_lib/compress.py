@@ -70,6 +70,7 @@ from tqdm.auto import tqdm
 
 from .arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder, quantize_probs
 from .checkpoint import hash_tensors
+from .device import eval_mode
 
 MAGIC = b"LLMZ"
 VERSION = 2
@@ -296,13 +297,8 @@ class LMCompressor:
 
     @contextlib.contextmanager
     def _coding(self, threads: int):
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch_threads(threads), torch.no_grad():
-                yield
-        finally:
-            self.model.train(was_training)
+        with eval_mode(self.model), torch_threads(threads), torch.no_grad():
+            yield
 
     def _bar(self, n: int, desc: str):
         return tqdm(total=n, desc=desc, unit="B", unit_scale=True, disable=not self.progress, leave=False)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .device import eval_mode
+
 
 @dataclass
 class Hypothesis:
@@ -54,20 +56,18 @@ def greedy_decode(model, src: torch.Tensor, max_len: int = 64, use_cache: bool =
     """The most likely next token at every step, for each source in the batch src (B, S).
     Returns one id list per source, each ending at (and including) its first EOS if any."""
     src = _check_src(src)
-    was_training = model.training
-    model.eval()
-    c = model.config
-    memory, mask, _ = model.encode(src)
-    ys = torch.full((src.size(0), 1), c.bos_id, dtype=torch.long, device=src.device)
-    done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-    cache = model.new_cache() if use_cache else None
-    for _ in range(max_len):
-        nxt = _next_logprobs(model, memory, mask, ys, cache).argmax(-1).masked_fill(done, c.pad_id)
-        ys = torch.cat([ys, nxt[:, None]], dim=1)
-        done |= nxt == c.eos_id
-        if done.all():
-            break
-    model.train(was_training)
+    with eval_mode(model):
+        c = model.config
+        memory, mask, _ = model.encode(src)
+        ys = torch.full((src.size(0), 1), c.bos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+        cache = model.new_cache() if use_cache else None
+        for _ in range(max_len):
+            nxt = _next_logprobs(model, memory, mask, ys, cache).argmax(-1).masked_fill(done, c.pad_id)
+            ys = torch.cat([ys, nxt[:, None]], dim=1)
+            done |= nxt == c.eos_id
+            if done.all():
+                break
     out = []
     for row in ys[:, 1:].tolist():
         row = [t for t in row if t != c.pad_id]
@@ -90,37 +90,35 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_len: int = 64,
         raise ValueError(f"beam_search decodes one source at a time; got a batch of {src.size(0)}")
     if beam_size < 1 or n_best < 1:
         raise ValueError(f"beam_size and n_best must be >= 1, got {beam_size} and {n_best}")
-    was_training = model.training
-    model.eval()
-    c = model.config
-    memory, mask, _ = model.encode(src)
-    prefixes = torch.full((1, 1), c.bos_id, dtype=torch.long, device=src.device)   # (N, t)
-    scores = torch.zeros(1, device=src.device)                                     # (N,) logprobs
-    finished: list[Hypothesis] = []
-    cache = model.new_cache() if use_cache else None
-    for t in range(1, max_len + 1):
-        logp = _next_logprobs(model, memory, mask, prefixes, cache)                # (N, V)
-        cand = (scores[:, None] + logp).view(-1)                                   # (N * V,)
-        k = min(2 * beam_size, int(torch.isfinite(cand).sum()))
-        top, idx = cand.topk(k)
-        V = logp.size(1)
-        keep_rows, keep_tok, keep_scores = [], [], []
-        for s, i in zip(top.tolist(), idx.tolist()):
-            row, tok = divmod(i, V)
-            tokens = prefixes[row, 1:].tolist() + [tok]
-            if tok == c.eos_id or t == max_len:
-                finished.append(Hypothesis(tokens, s, s / length_penalty(len(tokens), alpha)))
-            elif len(keep_rows) < beam_size:
-                keep_rows.append(row)
-                keep_tok.append(tok)
-                keep_scores.append(s)
-        if not keep_rows:
-            break
-        prefixes = torch.cat([prefixes[keep_rows], torch.tensor(keep_tok, device=src.device)[:, None]], 1)
-        if cache is not None:
-            cache.select(keep_rows)                      # each kept beam takes its parent's cache
-        scores = torch.tensor(keep_scores, device=src.device)
-        if alpha == 0 and finished and max(h.score for h in finished) >= scores.max().item():
-            break
-    model.train(was_training)
+    with eval_mode(model):
+        c = model.config
+        memory, mask, _ = model.encode(src)
+        prefixes = torch.full((1, 1), c.bos_id, dtype=torch.long, device=src.device)   # (N, t)
+        scores = torch.zeros(1, device=src.device)                                     # (N,) logprobs
+        finished: list[Hypothesis] = []
+        cache = model.new_cache() if use_cache else None
+        for t in range(1, max_len + 1):
+            logp = _next_logprobs(model, memory, mask, prefixes, cache)                # (N, V)
+            cand = (scores[:, None] + logp).view(-1)                                   # (N * V,)
+            k = min(2 * beam_size, int(torch.isfinite(cand).sum()))
+            top, idx = cand.topk(k)
+            V = logp.size(1)
+            keep_rows, keep_tok, keep_scores = [], [], []
+            for s, i in zip(top.tolist(), idx.tolist()):
+                row, tok = divmod(i, V)
+                tokens = prefixes[row, 1:].tolist() + [tok]
+                if tok == c.eos_id or t == max_len:
+                    finished.append(Hypothesis(tokens, s, s / length_penalty(len(tokens), alpha)))
+                elif len(keep_rows) < beam_size:
+                    keep_rows.append(row)
+                    keep_tok.append(tok)
+                    keep_scores.append(s)
+            if not keep_rows:
+                break
+            prefixes = torch.cat([prefixes[keep_rows], torch.tensor(keep_tok, device=src.device)[:, None]], 1)
+            if cache is not None:
+                cache.select(keep_rows)                      # each kept beam takes its parent's cache
+            scores = torch.tensor(keep_scores, device=src.device)
+            if alpha == 0 and finished and max(h.score for h in finished) >= scores.max().item():
+                break
     return sorted(finished, key=lambda h: -h.score)[:n_best]

@@ -29,6 +29,8 @@ from importlib import resources
 import numpy as np
 import torch
 
+from .device import eval_mode
+
 SCALE = 1000                 # log-weights are stored as integers in units of 1/SCALE nats
 _ids = itertools.count()     # explorers shown by this process, for unique element ids
 
@@ -286,11 +288,9 @@ def attention_input(text: str, tokenizer, block_size: int):
 def model_attention(model, ids) -> np.ndarray:
     """Attention weights [layers, heads, T, T] of a ``GPT`` on one sequence of token ids."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    idx = torch.as_tensor([list(ids)], dtype=torch.long, device=device)
-    _, _, weights = model(idx, return_attention=True)        # (L, B, H, T, T)
-    model.train(was_training)
+    with eval_mode(model):
+        idx = torch.as_tensor([list(ids)], dtype=torch.long, device=device)
+        _, _, weights = model(idx, return_attention=True)        # (L, B, H, T, T)
     return weights[:, 0].float().cpu().numpy()
 
 

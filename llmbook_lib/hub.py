@@ -35,7 +35,7 @@ from . import data as corpora
 from .bertlike import BertConfig, BertLike, mlm_nsp_metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data.pretraining import BertBatches, encode_documents, split_documents
-from .device import seed_everything
+from .device import eval_mode, seed_everything
 from .pretrain import BertVocab
 from .tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
 from .train import TrainConfig, train
@@ -246,13 +246,11 @@ def validation_loss(model: GPT, val_ids: torch.Tensor, max_tokens: int | None = 
     device = next(model.parameters()).device
     x = val_ids[:n].view(-1, T).to(device)
     y = val_ids[1:n + 1].view(-1, T).to(device)
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for i in range(0, len(x), 64):
-        _, loss = model(x[i:i + 64], y[i:i + 64])
-        total += float(loss) * len(x[i:i + 64])
-    model.train(was_training)
+    with eval_mode(model):
+        total = 0.0
+        for i in range(0, len(x), 64):
+            _, loss = model(x[i:i + 64], y[i:i + 64])
+            total += float(loss) * len(x[i:i + 64])
     return total / len(x)
 
 

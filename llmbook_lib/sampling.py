@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from .device import eval_mode
+
 
 def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
     """Set the logits of tokens outside the top-k and outside the top-p nucleus to -inf.
@@ -64,23 +66,21 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
         raise ValueError(f"idx must be a (B, T) tensor with T >= 1 context tokens, got shape {tuple(idx.shape)}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
-    was_training = model.training
-    model.eval()
-    block = model.config.block_size
-    cache = None
-    for _ in range(max_new_tokens):
-        if not (use_cache and hasattr(model, "new_cache")):
-            logits = model(idx[:, -block:])[0][:, -1, :]       # (B, V)
-        elif cache is None or len(cache) == block:             # (re)fill from the last window
-            cache = model.new_cache()
-            logits = model(idx[:, -block:], cache=cache)[0][:, -1, :]
-        else:                                                  # only the newest token is new
-            logits = model(idx[:, -1:], cache=cache)[0][:, -1, :]
-        if temperature == 0:
-            nxt = logits.argmax(dim=-1, keepdim=True)
-        else:
-            probs = next_token_probs(logits, temperature, top_k, top_p)
-            nxt = torch.multinomial(probs, 1, generator=generator)
-        idx = torch.cat([idx, nxt], dim=1)
-    model.train(was_training)
+    with eval_mode(model):
+        block = model.config.block_size
+        cache = None
+        for _ in range(max_new_tokens):
+            if not (use_cache and hasattr(model, "new_cache")):
+                logits = model(idx[:, -block:])[0][:, -1, :]       # (B, V)
+            elif cache is None or len(cache) == block:             # (re)fill from the last window
+                cache = model.new_cache()
+                logits = model(idx[:, -block:], cache=cache)[0][:, -1, :]
+            else:                                                  # only the newest token is new
+                logits = model(idx[:, -1:], cache=cache)[0][:, -1, :]
+            if temperature == 0:
+                nxt = logits.argmax(dim=-1, keepdim=True)
+            else:
+                probs = next_token_probs(logits, temperature, top_k, top_p)
+                nxt = torch.multinomial(probs, 1, generator=generator)
+            idx = torch.cat([idx, nxt], dim=1)
     return idx

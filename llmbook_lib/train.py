@@ -26,7 +26,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .device import autocast
+from .device import autocast, eval_mode
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -120,13 +120,11 @@ def evaluate(model: torch.nn.Module, batches: Callable[[int], Batch], iters: int
              loss_fn: Callable = _default_loss, amp: str | None = "auto") -> float:
     """Mean loss over the fixed validation batches ``batches(0) .. batches(iters - 1)``."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for i in range(iters):
-        with autocast(device, amp):
-            total += float(loss_fn(model, _to(tuple(batches(i)), device)))
-    model.train(was_training)
+    with eval_mode(model):
+        total = 0.0
+        for i in range(iters):
+            with autocast(device, amp):
+                total += float(loss_fn(model, _to(tuple(batches(i)), device)))
     return total / iters
 
 

@@ -29,3 +29,23 @@ def test_autocast_bf16_on_cpu_only_when_asked():
         assert (a @ a).dtype == torch.float32
     with autocast("cpu", "bf16"):
         assert (a @ a).dtype == torch.bfloat16
+
+
+def test_eval_mode_restores_the_mode_even_on_error():
+    import torch.nn as nn
+    from llmbook_lib.device import eval_mode
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    with eval_mode(model):
+        assert not model.training and not model[1].training
+    assert model.training and model[1].training
+    try:
+        with eval_mode(model):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert model.training
+    model.eval()
+    with eval_mode(model):
+        pass
+    assert not model.training                 # a model in eval mode stays in eval mode
