@@ -47,3 +47,14 @@ def test_random_batches_are_deterministic_shifted_windows():
 def test_encode_corpus():
     tok = CharTokenizer.from_text("你好世界")
     assert data.encode_corpus("世界你好", tok).tolist() == tok.encode("世界你好")
+
+
+def test_importing_data_does_not_import_faker_until_the_world_is_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, llmbook_lib.data as d; assert 'faker' not in sys.modules; "
+            "from llmbook_lib.data import make_world; assert 'faker' in sys.modules; "
+            "assert d.World.__name__ == 'World'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

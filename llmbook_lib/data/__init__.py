@@ -15,7 +15,6 @@ from .corpora import (
     text_sha256,
     tiny_shakespeare,
 )
-from .world import World, WorldConfig, make_world
 
 __all__ = [
     "PairBatches", "RandomBatches", "encode_corpus", "pad_pairs", "split_train_val",
@@ -23,3 +22,13 @@ __all__ = [
     "text_sha256", "tiny_shakespeare",
 ]
 __all__ += ["World", "WorldConfig", "make_world"]
+
+_WORLD_NAMES = {"World", "WorldConfig", "make_world"}
+
+
+def __getattr__(name: str):
+    """The synthetic world imports faker (and builds name tables): load it on first use only."""
+    if name in _WORLD_NAMES:
+        from . import world
+        return getattr(world, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
