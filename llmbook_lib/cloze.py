@@ -123,7 +123,7 @@ def fill_blanks(model, vocab: BertVocab, text: str, top_k: int = 5) -> Cloze:
     return Cloze(text.strip(), pieces, blanks, candidates, unknown)
 
 
-def cloze_widget(model, vocab: BertVocab, text: str = "中华人民共和国＿＿＿一九四九年十月一日成立。", top_k: int = 5):
+def cloze_widget(model, vocab: BertVocab, text: str = "中华人民共和国于一九四九年十＿一日成立。", top_k: int = 5):
     """A text box and a button: the model fills in the blanks of whatever the reader types."""
     import ipywidgets as W
     from IPython.display import HTML, display
