@@ -74,11 +74,12 @@ browser:
 
 execute: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
-	  echo "executing $$nb"; \
+	  echo "executing $$nb"; start=$$(date +%s.%N); \
 	  MPLBACKEND=module://matplotlib_inline.backend_inline \
 	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb" \
-	    && $(PY) tests/freshness.py stamp "$$nb" || exit 1; \
+	    && $(PY) tests/freshness.py stamp "$$nb" --started $$start \
+	    || exit 1; \
 	done
 
 bench: $(STAMP)

@@ -52,5 +52,20 @@ def main() -> None:
     print("\n".join(lines))
 
 
+def preface_from_execute() -> None:
+    """Fill the preface's table from the wall times `make execute` recorded in each notebook."""
+    rows, dates = [], set()
+    for row in notebooks.recorded():
+        rows.append(row)
+        dates.add(row["date"])
+    machine = {"date": max(dates), "cpus": rows[0]["cpus"], "torch": rows[0]["torch"]}
+    update_preface(rows, machine)
+    for r in rows:
+        print(f"{r['seconds']:7.1f} s  {r['notebook']}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--preface-from-execute"]:
+        preface_from_execute()
+    else:
+        main()

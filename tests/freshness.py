@@ -6,7 +6,9 @@ library, the shipped weights or the notebook's own code changed after the notebo
 executed. `make execute` stamps each notebook's metadata (`llmbook.digest`) with digests of
 what produced its outputs; `make fresh` recomputes them and names every stale notebook.
 
-    python tests/freshness.py stamp NOTEBOOK...   record the digests (after executing)
+    python tests/freshness.py stamp NOTEBOOK [--started T]
+                                                  record the digests (after executing) and,
+                                                  with --started (a Unix time), how long it took
     python tests/freshness.py check [NOTEBOOK...] exit 1 naming each stale notebook
 
 Digests (sha256, hex):
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,9 +63,14 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def stamp(path: Path) -> None:
+def stamp(path: Path, seconds: float | None = None) -> None:
     nb = _read(path)
-    nb.setdefault("metadata", {}).setdefault("llmbook", {})["digest"] = digests(nb)
+    meta = nb.setdefault("metadata", {}).setdefault("llmbook", {})
+    meta["digest"] = digests(nb)
+    if seconds is not None:
+        import torch
+        meta["executed"] = {"seconds": round(seconds, 1), "date": time.strftime("%Y-%m-%d"),
+                            "cpus": os.cpu_count(), "torch": torch.__version__.split("+")[0]}
     path.write_text(json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -86,10 +95,16 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"stamp", "check"}:
         print(__doc__)
         return 2
-    paths = [Path(p).resolve() for p in argv[1:]] or all_notebooks()
+    args = argv[1:]
+    seconds = None
+    if "--started" in args:
+        i = args.index("--started")
+        seconds = time.time() - float(args[i + 1])
+        del args[i:i + 2]
+    paths = [Path(p).resolve() for p in args] or all_notebooks()
     if argv[0] == "stamp":
         for path in paths:
-            stamp(path)
+            stamp(path, seconds)
         return 0
     stale = [(p, parts) for p in paths if (parts := stale_parts(p))]
     for path, parts in stale:

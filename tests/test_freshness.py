@@ -72,3 +72,13 @@ def test_unstamped_notebook_is_stale(book, capsys):
     path.write_text(json.dumps(nb), encoding="utf-8")
     assert freshness.main(["check"]) == 1
     assert "never stamped" in capsys.readouterr().out
+
+
+def test_stamp_records_how_long_the_run_took(book):
+    import time
+
+    path = book / "notebooks" / "01" / "a.ipynb"
+    assert freshness.main(["stamp", str(path), "--started", str(time.time() - 12.0)]) == 0
+    done = json.loads(path.read_text(encoding="utf-8"))["metadata"]["llmbook"]["executed"]
+    assert 12.0 <= done["seconds"] < 60 and done["cpus"] >= 1 and done["torch"]
+    assert freshness.main(["check"]) == 0
