@@ -9,6 +9,9 @@ global batch, so the losses match a single process.
 ``batches(step)`` must return the global batch for ``step`` as a tuple of tensors, and depend
 only on ``step`` (``llmbook_lib.data.RandomBatches`` does); that is what makes resume exact.
 By default the loss is ``model(*batch)[1]``; pass ``loss_fn(model, batch)`` for other models.
+
+Evaluation: ``evaluate`` averages the loss over fixed validation batches; ``validation_loss``
+scores a causal LM on the first ``VAL_TOKENS`` held-out tokens (the shared models' metric).
 """
 
 from __future__ import annotations
@@ -126,6 +129,29 @@ def evaluate(model: torch.nn.Module, batches: Callable[[int], Batch], iters: int
             with autocast(device, amp):
                 total += float(loss_fn(model, _to(tuple(batches(i)), device)))
     return total / iters
+
+
+VAL_TOKENS = 65_536          # validation tokens that validation_loss scores by default
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, val_ids: torch.Tensor, max_tokens: int | None = None,
+                    T: int | None = None) -> float:
+    """Mean next-token loss (nats) of a causal LM over the first ``max_tokens`` validation tokens
+    (default ``VAL_TOKENS``, read at call time), in non-overlapping windows of T tokens (default
+    ``block_size``): deterministic, no sampling. The shared GPTs' manifest metric."""
+    max_tokens = VAL_TOKENS if max_tokens is None else max_tokens
+    T = model.config.block_size if T is None else T
+    n = min(len(val_ids) - 1, max_tokens) // T * T
+    device = next(model.parameters()).device
+    x = val_ids[:n].view(-1, T).to(device)        # (windows, T)
+    y = val_ids[1:n + 1].view(-1, T).to(device)
+    with eval_mode(model):
+        total = 0.0
+        for i in range(0, len(x), 64):
+            _, loss = model(x[i:i + 64], y[i:i + 64])
+            total += float(loss) * len(x[i:i + 64])
+    return total / len(x)
 
 
 def train(model: torch.nn.Module, batches: Callable[[int], Batch], config: TrainConfig,

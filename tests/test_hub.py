@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from llmbook_lib import data, hub
+from llmbook_lib import train as training
 from llmbook_lib.bertlike import BertConfig, BertLike
 from llmbook_lib.data.pretraining import BertBatches, encode_documents
 from llmbook_lib.pretrain import BertVocab
@@ -38,14 +39,14 @@ def tiny_zh_paragraphs() -> str:
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch):
     """A private weights dir, manifest and cache holding only the tiny recipes."""
-    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path / "weights")
-    monkeypatch.setattr(hub, "MANIFEST", tmp_path / "weights" / "manifest.json")
-    monkeypatch.setattr(hub, "RECIPES", {"tiny-test": TINY, "tiny-bert-test": TINY_BERT})
-    monkeypatch.setattr(hub, "VAL_TOKENS", 4096)
-    monkeypatch.setattr(hub, "BERT_VAL_BATCHES", 3)
+    monkeypatch.setattr(hub.registry, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(hub.registry, "MANIFEST", tmp_path / "weights" / "manifest.json")
+    monkeypatch.setattr(hub.recipes, "RECIPES", {"tiny-test": TINY, "tiny-bert-test": TINY_BERT})
+    monkeypatch.setattr(training, "VAL_TOKENS", 4096)
+    monkeypatch.setattr(hub.families, "BERT_VAL_BATCHES", 3)
     monkeypatch.setattr(data, "tiny_zh_paragraphs", tiny_zh_paragraphs, raising=False)
     monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "cache"))
-    hub.WEIGHTS_DIR.mkdir()
+    hub.registry.WEIGHTS_DIR.mkdir()
     return tmp_path
 
 
@@ -54,7 +55,8 @@ def test_shipped_models_load_with_their_manifest_config():
     assert {"gpt-zh-char", "gpt-en-char"} <= set(manifest)
     for name, entry in manifest.items():
         model, tok = hub.pretrained(name, retrain=False)
-        assert isinstance(model, BertLike if hub.RECIPES[name].is_bert else GPT) and not model.training
+        expected = BertLike if isinstance(hub.RECIPES[name].model, BertConfig) else GPT
+        assert isinstance(model, expected) and not model.training
         assert model.config.to_dict() == entry["model_config"]
         assert tok.vocab_size == model.config.vocab_size
         assert entry["recipe"] == hub.RECIPES[name].to_dict()
@@ -74,15 +76,15 @@ def test_unknown_name_lists_available():
 
 
 def test_ship_then_load_then_verify(sandbox):
-    entry = hub.ship("tiny-test")
+    entry = hub.train_and_ship("tiny-test")
     assert entry["data_sha256"] and entry["sha256"] and entry["train_tokens"] == 3 * 4 * 16
     model, tok = hub.pretrained("tiny-test", retrain=False)
     assert hub.verify(["tiny-test"])
 
 
 def test_tampered_weights_are_refused_then_retrained_into_cache(sandbox, monkeypatch):
-    hub.ship("tiny-test")
-    path = hub.WEIGHTS_DIR / "tiny-test.safetensors"
+    hub.train_and_ship("tiny-test")
+    path = hub.registry.WEIGHTS_DIR / "tiny-test.safetensors"
     raw = bytearray(path.read_bytes())
     raw[-10] ^= 0xFF
     path.write_bytes(bytes(raw))
@@ -96,15 +98,16 @@ def test_tampered_weights_are_refused_then_retrained_into_cache(sandbox, monkeyp
 
     def no_training(*a, **k):
         raise AssertionError("must load from the cache, not retrain")
-    monkeypatch.setattr(hub, "train_recipe", no_training)
+    monkeypatch.setattr(hub.registry, "train_recipe", no_training)
     with warnings.catch_warnings(record=True):
         again, _ = hub.pretrained("tiny-test")
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
 
 
-def test_missing_model_is_trained_on_first_use_and_corrupt_cache_retrained(sandbox):
+def test_missing_model_is_trained_on_first_use_and_corrupt_cache_retrained(sandbox, capsys):
     model, tok = hub.pretrained("tiny-test")            # nothing shipped: trained and cached
+    assert "training it from its recipe" in capsys.readouterr().err
     cached = sandbox / "cache" / "tiny-test.safetensors"
     assert cached.is_file()
     cached.write_bytes(cached.read_bytes()[:100])       # truncated cache file
@@ -115,7 +118,7 @@ def test_missing_model_is_trained_on_first_use_and_corrupt_cache_retrained(sandb
 
 
 def test_bert_recipe_ships_loads_and_verifies(sandbox):
-    entry = hub.ship("tiny-bert-test")
+    entry = hub.train_and_ship("tiny-bert-test")
     assert entry["metric"]["name"] == "val_mlm_loss_nats_per_masked_token"
     assert entry["metric"]["pairs"] == 3 * 8 and entry["metric"]["masked_tokens"] > 0
     assert 0.0 <= entry["metric"]["mlm_accuracy"] <= 1.0 and 0.0 <= entry["metric"]["nsp_accuracy"] <= 1.0
@@ -126,8 +129,8 @@ def test_bert_recipe_ships_loads_and_verifies(sandbox):
     assert vocab.decode(vocab.encode("我们")) == "我们" and vocab.decode([vocab.mask_id]) == "[MASK]"
     assert hub.verify(["tiny-bert-test"])
     # the round trip keeps every weight: the reloaded model scores the manifest metric exactly
-    _, v, _, val_docs = hub._bert_data(TINY_BERT)
-    again = hub.mlm_nsp_metrics(model, hub.bert_val_batches(TINY_BERT, v, val_docs), 3)
+    d = hub.family_of(TINY_BERT).data(TINY_BERT)
+    again = hub.mlm_nsp_metrics(model, hub.bert_val_batches(TINY_BERT, d.tokenizer, d.val), 3)
     assert again["mlm_loss"] == pytest.approx(entry["metric"]["value"], abs=1e-5)
 
 
@@ -164,10 +167,10 @@ def test_shipped_bert_encoder_reports_its_metrics_and_fills_a_sentence_end():
 
 
 def test_validation_loss_reads_val_tokens_when_called(monkeypatch):
-    """Patching hub.VAL_TOKENS changes what validation_loss scores (the default is not bound
-    when the function is defined)."""
+    """Patching llmbook_lib.train.VAL_TOKENS changes what validation_loss (re-exported by hub)
+    scores: the default is not bound when the function is defined."""
     model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16))
     ids = torch.randint(0, 16, (400,), generator=torch.Generator().manual_seed(0))
-    monkeypatch.setattr(hub, "VAL_TOKENS", 64)
+    monkeypatch.setattr(training, "VAL_TOKENS", 64)
     assert hub.validation_loss(model, ids) == hub.validation_loss(model, ids, max_tokens=64)
     assert hub.validation_loss(model, ids) != hub.validation_loss(model, ids, max_tokens=392)

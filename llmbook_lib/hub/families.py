@@ -1,0 +1,175 @@
+"""Model families: what differs between the shared GPTs and the BERT-style encoder.
+
+``registry.py`` trains, saves, loads and verifies every shared model through the same six
+hooks; each family fills them in for its own data, model, objective and metric:
+
+- ``data(recipe)``: the corpus split and tokenized as the model is trained on it;
+- ``build(recipe, tokenizer)``: a fresh model, its vocabulary size taken from the tokenizer;
+- ``fit(recipe, model, data, config)``: run ``train()``; return the History and learning curve;
+- ``metric(recipe, model, data, like=None)``: the manifest's validation metric (``like``: a
+  manifest metric to re-measure under the same settings);
+- ``checkpoint_state(tokenizer)`` / ``from_checkpoint(state)``: what a weights file stores
+  besides the tensors, and the model and tokenizer rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from .. import data as corpora
+from .. import train as training
+from ..bertlike import BertConfig, BertLike, mlm_nsp_metrics
+from ..data.pretraining import BertBatches, encode_documents, split_documents
+from ..pretrain import BertVocab
+from ..tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
+from ..train import History, TrainConfig
+from ..transformer import GPT, GPTConfig
+from .recipes import Recipe, recipe as recipe_named
+
+BERT_VAL_BATCHES = 50        # validation batches (fixed pairs and masks) of the MLM + NSP metric
+
+
+@dataclass
+class RecipeData:
+    """A recipe's corpus as its model sees it."""
+
+    text: str                 # the whole corpus; its sha256 goes into the manifest
+    tokenizer: Any            # a Tokenizer (GPT) or a BertVocab (BERT)
+    train: Any                # token ids (GPT) or encoded documents (BERT)
+    val: Any
+
+
+class ModelFamily(Protocol):
+    kind: str                 # stored in the weights file; picks the family when loading
+    config: type              # the recipe's model config class
+    unit: str                 # what the manifest metric is averaged over, for verify's report
+
+    def data(self, recipe: Recipe) -> RecipeData: ...
+    def build(self, recipe: Recipe, tokenizer) -> torch.nn.Module: ...
+    def fit(self, recipe: Recipe, model, data: RecipeData, config: TrainConfig) -> tuple[History, dict]: ...
+    def metric(self, recipe: Recipe, model, data: RecipeData, like: dict | None = None) -> dict: ...
+    def checkpoint_state(self, tokenizer) -> dict: ...
+    def from_checkpoint(self, state: dict) -> tuple[torch.nn.Module, Any]: ...
+
+
+class GPTFamily:
+    """Character- or byte-level GPTs trained as causal LMs; metric: next-token loss."""
+
+    kind, config, unit = "gpt", GPTConfig, "nats/token"
+
+    def data(self, recipe: Recipe) -> RecipeData:
+        text = recipe.text()
+        train_text, val_text = corpora.split_train_val(text, recipe.val_fraction)
+        if recipe.tokenizer == "byte":
+            tok = ByteTokenizer()
+        elif recipe.max_vocab:        # the most frequent training characters, the rest -> <unk>
+            tok = CharTokenizer.from_text(train_text, unk="<unk>", max_vocab=recipe.max_vocab)
+        else:                         # every character of the corpus
+            tok = CharTokenizer.from_text(text)
+        return RecipeData(text, tok, corpora.encode_corpus(train_text, tok), corpora.encode_corpus(val_text, tok))
+
+    def build(self, recipe: Recipe, tokenizer) -> GPT:
+        return GPT(GPTConfig(**{**recipe.model.to_dict(), "vocab_size": tokenizer.vocab_size}))
+
+    def fit(self, recipe: Recipe, model: GPT, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
+        T = model.config.block_size
+        batches = corpora.RandomBatches(data.train, T, recipe.batch_size, seed=recipe.seed)
+        val = corpora.RandomBatches(data.val, T, recipe.batch_size, seed=recipe.seed + 1)
+        history = training.train(model, batches, config, val_batches=val)
+        return history, {"steps": history.val_steps, "val_loss": history.val_loss}
+
+    def metric(self, recipe: Recipe, model: GPT, data: RecipeData, like: dict | None = None) -> dict:
+        max_tokens = like["val_tokens"] if like else training.VAL_TOKENS
+        loss = training.validation_loss(model, data.val, max_tokens)
+        return {"name": "val_loss_nats_per_token", "value": loss, "bits_per_token": loss / math.log(2),
+                "val_tokens": min(len(data.val) - 1, max_tokens)}
+
+    def checkpoint_state(self, tokenizer) -> dict:
+        return {"tokenizer": tokenizer.to_json()}     # no "kind": GPT files predate the BERT family
+
+    def from_checkpoint(self, state: dict) -> tuple[GPT, Any]:
+        return GPT(GPTConfig(**state["model_config"])), tokenizer_from_json(state["tokenizer"])
+
+
+def bert_val_batches(recipe_or_name: Recipe | str, vocab: BertVocab, val_docs) -> BertBatches:
+    """The fixed validation pairs of a BERT recipe (seed + 1), as scored in the manifest."""
+    recipe = recipe_named(recipe_or_name) if isinstance(recipe_or_name, str) else recipe_or_name
+    return BertBatches(val_docs, vocab, recipe.batch_size, recipe.model.max_len, seed=recipe.seed + 1)
+
+
+def _mlm_nsp_loss(model: BertLike, batch) -> torch.Tensor:
+    return model(*batch).loss                       # MLM + NSP, as in BERT
+
+
+class BertFamily:
+    """A BERT-style character encoder trained with MLM + NSP on sentence pairs; metric: MLM loss."""
+
+    kind, config, unit = "bertlike", BertConfig, "nats/masked token"
+
+    def data(self, recipe: Recipe) -> RecipeData:
+        """Documents (paragraphs -> sentences) split by paragraph, a BertVocab over the most
+        frequent training characters, and the token ids of every sentence."""
+        if recipe.tokenizer != "char":
+            raise ValueError(f"BERT recipes use a character vocabulary (tokenizer='char'), got {recipe.tokenizer!r}")
+        text = recipe.text()
+        train_docs, val_docs = split_documents(text, recipe.val_fraction)
+        chars = "".join(s for doc in train_docs for s in doc)
+        vocab = BertVocab(CharTokenizer.from_text(chars, unk="<unk>", max_vocab=recipe.max_vocab))
+        return RecipeData(text, vocab, encode_documents(train_docs, vocab), encode_documents(val_docs, vocab))
+
+    def build(self, recipe: Recipe, tokenizer: BertVocab) -> BertLike:
+        return BertLike(BertConfig(**{**recipe.model.to_dict(), "vocab_size": tokenizer.vocab_size}))
+
+    def fit(self, recipe: Recipe, model: BertLike, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
+        batches = BertBatches(data.train, data.tokenizer, recipe.batch_size, model.config.max_len, seed=recipe.seed)
+        val = bert_val_batches(recipe, data.tokenizer, data.val)
+        curve: dict[str, list] = {k: [] for k in ("steps", "train_loss", "val_loss", "val_mlm_loss", "val_nsp_loss",
+                                                  "mlm_accuracy", "nsp_accuracy")}
+        window: list[float] = []
+
+        def log(done: int, loss: float) -> None:    # the learning curve, every eval_every steps
+            window.append(loss)
+            if done % config.eval_every == 0 or done == config.max_steps:
+                m = mlm_nsp_metrics(model, val, config.eval_iters)
+                for key, value in [("steps", done), ("train_loss", sum(window) / len(window)),
+                                   ("val_loss", m["mlm_loss"] + m["nsp_loss"]), ("val_mlm_loss", m["mlm_loss"]),
+                                   ("val_nsp_loss", m["nsp_loss"]), ("mlm_accuracy", m["mlm_accuracy"]),
+                                   ("nsp_accuracy", m["nsp_accuracy"])]:
+                    curve[key].append(value)
+                window.clear()
+
+        history = training.train(model, batches, config, loss_fn=_mlm_nsp_loss, on_step=log)
+        return history, curve
+
+    def metric(self, recipe: Recipe, model: BertLike, data: RecipeData, like: dict | None = None) -> dict:
+        n = like["val_batches"] if like else BERT_VAL_BATCHES
+        m = mlm_nsp_metrics(model, bert_val_batches(recipe, data.tokenizer, data.val), n)
+        return {"name": "val_mlm_loss_nats_per_masked_token", "value": m["mlm_loss"], **m, "val_batches": n}
+
+    def checkpoint_state(self, tokenizer: BertVocab) -> dict:
+        # a BertVocab is its special tokens + a base tokenizer: storing the base is enough
+        return {"kind": self.kind, "tokenizer": tokenizer.base.to_json()}
+
+    def from_checkpoint(self, state: dict) -> tuple[BertLike, BertVocab]:
+        return BertLike(BertConfig(**state["model_config"])), BertVocab(tokenizer_from_json(state["tokenizer"]))
+
+
+FAMILIES: dict[str, ModelFamily] = {f.kind: f for f in (GPTFamily(), BertFamily())}
+
+
+def family_of(recipe: Recipe) -> ModelFamily:
+    """The family that trains ``recipe``, picked by the class of its model config."""
+    for family in FAMILIES.values():
+        if isinstance(recipe.model, family.config):
+            return family
+    raise ValueError(f"recipe {recipe.name!r}: no model family for {type(recipe.model).__name__}; "
+                     f"known: {', '.join(f.config.__name__ for f in FAMILIES.values())}")
+
+
+def family_of_checkpoint(state: dict) -> ModelFamily:
+    """The family that wrote a weights file (GPT files carry no "kind")."""
+    return FAMILIES[state.get("kind", "gpt")]

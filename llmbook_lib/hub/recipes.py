@@ -1,0 +1,91 @@
+"""The recipes of the shared models: corpus, tokenizer, model config and training settings.
+
+A recipe is data, not code: its model config picks the family (``GPTConfig``: a causal GPT,
+``BertConfig``: a BERT-style MLM + NSP encoder) and ``families.py`` knows how to train each.
+Changing a shipped recipe makes ``python -m llmbook_lib.hub verify`` fail until it is retrained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from .. import data as corpora
+from ..bertlike import BertConfig
+from ..train import TrainConfig
+from ..transformer import GPTConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build one shared model, deterministically on a given machine."""
+
+    name: str
+    description: str
+    corpus: str                       # a loader in llmbook_lib.data, e.g. "peoples_daily_text"
+    tokenizer: str                    # "char" or "byte"
+    max_vocab: int | None             # char tokenizers: keep the most frequent characters (+ <unk>)
+    model: GPTConfig | BertConfig     # GPTConfig: causal LM; BertConfig: MLM + NSP encoder
+    train: TrainConfig
+    batch_size: int
+    seed: int = 1337
+    val_fraction: float = 0.1
+    extra: dict = field(default_factory=dict)
+
+    def text(self) -> str:
+        return getattr(corpora, self.corpus)()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"]["betas"] = list(d["train"]["betas"])
+        return d
+
+
+def _small_gpt() -> GPTConfig:
+    # vocab_size=0 here: the family sets it from the tokenizer built on the corpus
+    return GPTConfig(vocab_size=0, block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
+
+
+_TRAIN = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, grad_clip=1.0,
+                     eval_every=250, eval_iters=10, amp=None)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe("gpt-zh-char", "4-layer, width-128 character GPT on People's Daily (Jan 1998), 3,000-char vocabulary",
+           corpus="peoples_daily_text", tokenizer="char", max_vocab=3000,
+           model=_small_gpt(), train=_TRAIN, batch_size=32),
+    Recipe("gpt-en-char", "4-layer, width-128 character GPT on the complete works of Shakespeare",
+           corpus="shakespeare_text", tokenizer="char", max_vocab=None,
+           model=_small_gpt(), train=_TRAIN, batch_size=32),
+    # Byte-level (vocab 256) for llmbook_lib.compress: any input, incl. invalid UTF-8, has a probability.
+    # Chosen by a sweep at equal tokens (2,048 per step): context 128 / batch 16 / lr 3e-3 beat
+    # 256 / 8 and lr 2e-3, 4e-3, 6e-3 (about 0.13 bits/byte better than 256 / 8 on held-out text).
+    # 2,500 steps: about 10 minutes on one CPU thread (one thread: a busy second core does not stall it).
+    Recipe("gpt-en-byte", "4-layer, width-128 byte-level GPT on the complete works of Shakespeare (UTF-8 bytes)",
+           corpus="shakespeare_text", tokenizer="byte", max_vocab=None,
+           model=_small_gpt(), train=replace(_TRAIN, max_steps=2500, lr=3e-3, eval_every=500), batch_size=16),
+    # Chinese UTF-8 is 3 bytes per character: the same sweep preferred context 64 / batch 32 / lr 2e-3.
+    Recipe("gpt-zh-byte", "4-layer, width-128 byte-level GPT on People's Daily (Jan 1998, UTF-8 bytes)",
+           corpus="peoples_daily_text", tokenizer="byte", max_vocab=None,
+           model=replace(_small_gpt(), block_size=64),
+           train=replace(_TRAIN, max_steps=2500, eval_every=500), batch_size=32),
+    # MLM + NSP on sentence pairs [CLS] A [SEP] B [SEP] of one paragraph (IsNext) or two (NotNext).
+    # One CPU thread (two threads on a shared 2-core machine ran 6x slower); about 0.55 CPU-s a step.
+    Recipe("bert-zh-char", "4-layer, width-128 BERT-style character encoder (MLM + NSP) on People's Daily "
+           "(Jan 1998), 3,000-char vocabulary",
+           corpus="peoples_daily_text", tokenizer="char", max_vocab=3000,
+           model=BertConfig(vocab_size=0, max_len=128, d_model=128, n_head=4, n_layer=4, dropout=0.0,
+                            pos_encoding="sinusoidal"),
+           train=replace(_TRAIN, max_steps=4000, eval_every=250), batch_size=32),
+]}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called ``name``; a ValueError listing the available ones otherwise."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown pretrained model {name!r}; available: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
+
+
+def train_val_text(name: str) -> tuple[str, str]:
+    """The training and validation text of recipe ``name``, split as its model was trained."""
+    r = recipe(name)
+    return tuple(corpora.split_train_val(r.text(), r.val_fraction))

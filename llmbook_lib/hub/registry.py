@@ -1,0 +1,196 @@
+"""Where the shared models live: shipped weights + manifest, the local cache, save and load.
+
+``pretrained(name)`` loads a shipped file whose sha256 matches ``weights/manifest.json``; a
+mismatching file is refused. Without a usable shipped file it loads the copy in
+``$LLMBOOK_CACHE`` (default ``~/.cache/llmbook``) if that one is intact and trained from the
+current recipe, and otherwise trains the model from its recipe (with a progress bar) into the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from .. import data as corpora
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..device import seed_everything
+from .families import family_of, family_of_checkpoint
+from .recipes import recipe
+
+WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+METRIC_TOLERANCE = 2e-3      # nats/token; float noise across CPUs is far below this
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LLMBOOK_CACHE", Path.home() / ".cache" / "llmbook"))
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_manifest(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"model manifest {path} is not valid JSON ({e}); restore it from git") from None
+
+
+# ------------------------------------------------------------------------------ train, save, load
+
+def train_recipe(name: str, progress: bool = True) -> tuple[torch.nn.Module, object, dict]:
+    """Train a recipe from scratch; return (model, tokenizer, manifest entry without file hash)."""
+    r = recipe(name)
+    family = family_of(r)
+    data = family.data(r)
+    seed_everything(r.seed)
+    model = family.build(r, data.tokenizer)
+    t0 = time.perf_counter()
+    history, curve = family.fit(r, model, data, replace(r.train, progress=progress))
+    seconds = time.perf_counter() - t0
+    return model, data.tokenizer, {
+        "description": r.description,
+        "recipe": r.to_dict(),
+        "model_config": model.config.to_dict(),
+        "params": sum(p.numel() for p in model.parameters()),
+        "data_sha256": corpora.text_sha256(data.text),
+        "train_seconds": round(seconds, 1),
+        "train_tokens": history.tokens,
+        "metric": family.metric(r, model, data),
+        "curve": curve,
+        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "processor": platform.processor() or platform.machine()},
+    }
+
+
+def save_weights(path: Path, model: torch.nn.Module, tok, name: str) -> None:
+    family = family_of(recipe(name))
+    state = {"name": name, "model_config": model.config.to_dict(), **family.checkpoint_state(tok)}
+    save_checkpoint(path, model, state=state, rng=False)
+
+
+def load_weights(path: Path, device) -> tuple[torch.nn.Module, object]:
+    """The model (in eval mode, on ``device``) and tokenizer stored in a weights file."""
+    ckpt = load_checkpoint(path)
+    model, tok = family_of_checkpoint(ckpt.state).from_checkpoint(ckpt.state)
+    ckpt.apply(model)
+    model.eval()
+    return model.to(device), tok
+
+
+# ------------------------------------------------------------------------------ the public loader
+
+def pretrained(name: str, device: torch.device | str = "cpu", retrain: bool = True):
+    """Load the shared model ``name``; return ``(model, tokenizer)``, the model in eval mode.
+
+    GPT recipes give a ``GPT`` and its tokenizer; BERT recipes a ``BertLike`` and its ``BertVocab``.
+
+    Loads the shipped file, else an intact cached one; otherwise (``retrain=True``) trains the
+    model from its recipe into the cache, with a progress bar. A shipped file with the wrong hash
+    is refused (``retrain=False``: a ``ValueError``; otherwise a warning, then the cache or training).
+    """
+    r = recipe(name)
+    entry = _read_manifest(MANIFEST).get(name)
+    shipped = WEIGHTS_DIR / f"{name}.safetensors"
+    if entry and shipped.is_file():
+        actual = _file_sha256(shipped)
+        if actual == entry["sha256"]:
+            return load_weights(shipped, device)
+        msg = (f"shipped weights {shipped} do not match the manifest (sha256 {actual[:12]}… instead of "
+               f"{entry['sha256'][:12]}…): refused")
+        if not retrain:
+            raise ValueError(msg + "; reinstall the package or retrain with retrain=True")
+        warnings.warn(msg + f"; retraining {name} into {cache_dir()}", stacklevel=2)
+    cached, cached_meta = cache_dir() / f"{name}.safetensors", cache_dir() / f"{name}.json"
+    if cached.is_file() and cached_meta.is_file():
+        meta = _read_manifest(cached_meta)
+        if meta.get("sha256") == _file_sha256(cached) and meta.get("recipe") == r.to_dict():
+            return load_weights(cached, device)
+        warnings.warn(f"cached weights {cached} are damaged or stale: refused; retraining", stacklevel=2)
+    if not retrain:
+        raise ValueError(f"no usable weights for {name!r}; call pretrained({name!r}) to train them")
+    model, tok = _train_into_cache(name)
+    return model.to(device).eval(), tok
+
+
+def _train_into_cache(name: str) -> tuple[torch.nn.Module, object]:
+    """Train ``name`` from its recipe (progress bar on) and cache the weights for next time."""
+    r = recipe(name)
+    print(f"{name}: no shipped or cached weights, so training it from its recipe now "
+          f"({r.train.max_steps} steps; once: the result is cached in {cache_dir()})", file=sys.stderr)
+    model, tok, entry = train_recipe(name, progress=True)
+    cached = cache_dir() / f"{name}.safetensors"
+    save_weights(cached, model, tok, name)
+    entry["sha256"] = _file_sha256(cached)
+    (cache_dir() / f"{name}.json").write_text(json.dumps(entry, indent=1, ensure_ascii=False), encoding="utf-8")
+    return model, tok
+
+
+# ------------------------------------------------------------------------------ manifest, verify, ship
+
+def manifest_entry(name: str) -> dict:
+    """The manifest record of a shipped model (recipe, metric, data hash, training time)."""
+    entry = _read_manifest(MANIFEST).get(name)
+    if entry is None:
+        raise ValueError(f"{name!r} is not shipped; shipped: {', '.join(sorted(_read_manifest(MANIFEST)))}")
+    return entry
+
+
+def verify(names: list[str] | None = None) -> bool:
+    """Re-measure each shipped model's validation metric and compare it with the manifest."""
+    manifest = _read_manifest(MANIFEST)
+    ok = True
+    for name in names or sorted(manifest):
+        entry = manifest_entry(name)
+        r = recipe(name)
+        family = family_of(r)
+        path = WEIGHTS_DIR / f"{name}.safetensors"
+        problems = []
+        if not path.is_file():
+            problems.append(f"missing file {path}")
+        elif _file_sha256(path) != entry["sha256"]:
+            problems.append("file sha256 differs from the manifest")
+        if entry["recipe"] != r.to_dict():
+            problems.append("recipe in the code differs from the one the file was trained with; retrain")
+        data = family.data(r)
+        if corpora.text_sha256(data.text) != entry["data_sha256"]:
+            problems.append("training corpus differs from the one the file was trained on")
+        measured = float("nan")
+        if not problems:
+            model, _ = load_weights(path, "cpu")
+            measured = family.metric(r, model, data, like=entry["metric"])["value"]
+            if abs(measured - entry["metric"]["value"]) > METRIC_TOLERANCE:
+                problems.append(f"val loss {measured:.4f} != manifest {entry['metric']['value']:.4f}")
+        status = "ok" if not problems else "FAIL: " + "; ".join(problems)
+        print(f"{name:14s} val loss {measured:.4f} {family.unit} (manifest {entry['metric']['value']:.4f}) {status}")
+        ok &= not problems
+    return ok
+
+
+def train_and_ship(name: str) -> dict:
+    """Train ``name`` from its recipe and write it into the package with its manifest entry."""
+    model, tok, entry = train_recipe(name)
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    save_weights(path, model, tok, name)
+    entry["sha256"] = _file_sha256(path)
+    entry["file_bytes"] = path.stat().st_size
+    manifest = _read_manifest(MANIFEST)
+    manifest[name] = entry
+    MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return entry
