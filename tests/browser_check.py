@@ -4,34 +4,54 @@ what a reader sees actually works.
 
     python tests/browser_check.py _build/html          (what `make browser` runs)
 
-Not a pytest file: it runs after the site build. Every page of the build is opened through a
-local HTTP server on 127.0.0.1 (the way the site is served in production: widget scripts derive
-asset URLs from their own URL, which file:// breaks). Every request that does not go to that
-server is blocked and counted as a failure. On each page it checks
+Not a pytest file: it runs after the site build. Pages are opened through a local HTTP server on
+127.0.0.1 (the way the site is served in production: widget scripts derive asset URLs from their
+own URL, which file:// breaks). Every request that does not go to that server is blocked and
+counted as a failure.
 
-  (a) Chinese text is drawn with a real CJK font, not as boxes ("tofu"): Chromium reports which
-      platform fonts rendered the glyphs (DevTools CSS.getPlatformFontsForNode), and distinct
-      Chinese characters must also draw distinct, inked bitmaps on a canvas;
-  (b) every formula was typeset by the local MathJax (mjx-container, no TeX errors, no raw
-      $$ or \\( left in the text);
-  (c) every stored ipywidgets view rendered (a tqdm.auto bar is a .widget-hprogress);
-  (c') every attention explorer (llmbook_lib.explorer, self-contained HTML/JS) rendered and
-      responds without a kernel: hovering/clicking a token changes its top-k list, a
-      layer/head/temperature change redraws different weights, a view toggle switches
-      heatmap/lines, the drawing has one row label per query and one column label per key
-      (cross-attention views: queries and keys are different tokens), and its Chinese text is
-      drawn with a CJK font;
-  (d) no console errors, page errors, failed or 4xx/5xx local requests;
-and (e) the Chinese search page finds the expected pages. Full-page screenshots are written
-to _build/screenshots/ (next to HTML_DIR). Exit status 0 only if everything passed.
+The cost must not grow much with every chapter (`make test` has to stay under 30 minutes as the
+book grows to ~30 notebooks), so the checks come in two tiers.
 
-Adding a chapter: append a Page(...) to PAGES with what the page must contain. Pages of the
-build that are not listed are still checked, with math/widgets/explorers detected from the HTML.
+Every page of the build (cheap, ~2 s a page, almost all of it the page load itself):
+  (d) no console errors, page errors, failed or 4xx/5xx local requests, no non-local requests
+      (the root index.html too, which is also a reader's first visit: an empty localStorage);
+  (b) every formula was typeset by the local MathJax (mjx-container, no TeX errors, no raw $$
+      or \\( left in the text). Kept on every page because it costs ~20 ms once the page is
+      loaded and a TeX error belongs to one page;
+  and, from the HTML file alone, what PAGES promises (formulas, widget views, explorers).
+
+A sample chosen by kind (the expensive checks; `--full` runs them on every page):
+  - every page with stored widgets: (c) every ipywidgets view rendered (a tqdm.auto bar is a
+    .widget-hprogress), and (m) at 390 px every progress bar keeps a visible width, has a
+    visible label beside it, and nothing in its row runs past the row;
+  - every page with an attention explorer: (c') every explorer (llmbook_lib.explorer,
+    self-contained HTML/JS) rendered and responds without a kernel: hovering/clicking a token
+    changes its top-k list, a layer/head/temperature change redraws different weights, a view
+    toggle switches heatmap/lines, one row label per query and one column label per key
+    (cross-attention: queries and keys are different tokens), Chinese text in a CJK font;
+  - one prose page (the first page under book/): (a) Chinese text is drawn with a real CJK
+    font, not as boxes ("tofu"): Chromium reports which platform fonts rendered the glyphs
+    (DevTools CSS.getPlatformFontsForNode), and distinct Chinese characters must draw distinct,
+    inked bitmaps on a canvas; (n) navigation: at 390 px (a phone) a tap on ☰ opens the
+    sidebar with the nine numbered part captions visible and closing it puts the sidebar back;
+    at 1280 px ☰ collapses the sidebar and a second click brings it back; screenshots at both
+    widths;
+  - one notebook with math (the first one that is not already sampled for its widgets or
+    explorers): (a) as above; (n) at 390 px the contents button opens the page's table of
+    contents; screenshots at both widths;
+  - the search page: (e) the Chinese search finds the expected pages.
+Screenshots are written to _build/screenshots/ (next to HTML_DIR). Exit status 0 only if
+everything passed.
+
+Adding a chapter needs nothing here: its page is found in the build and sampled by what its
+HTML contains. List it in PAGES only to promise what it must contain (math, widgets, a progress
+bar, n explorers), so that losing them fails.
 
 Diagnostics that show the checks can fail:
     --no-cjk-fonts         run Chromium with a fontconfig that hides every CJK font (what a
                            machine without fonts-noto-cjk looks like): check (a) must FAIL
     --force-font NAME      force `font-family: NAME` on every element of every page
+    --full                 run the expensive checks on every page, not on the sample
 """
 from __future__ import annotations
 
@@ -125,6 +145,11 @@ CHROMIUM_ARGS = [
 ]
 PAGE_TIMEOUT_MS = 30_000
 WIDGET_TIMEOUT_MS = 20_000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}     # an iPhone 12-15 in CSS pixels
+MIN_BAR_PX = 40                           # a progress bar narrower than this is not readable
+# The numbered part captions of the sidebar (_toc.yml): "1 背景介绍" … "9 附录：常见问题与解答".
+PART_CAPTIONS = [str(i) for i in range(1, 10)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,6 +281,59 @@ JS_EXPLORER_STATE = r"""
 })
 """
 
+# Each progress bar at the current (phone) width: its width, the visible text labelling it
+# (tqdm: "desc: 42%" in the HTML widget before the bar; ipywidgets: the bar's own description),
+# and whatever in its row runs past the row's right edge.
+JS_PROGRESS_LAYOUT = r"""
+() => Array.from(document.querySelectorAll('.widget-hprogress')).map(p => {
+  const shown = e => { const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+    return r.width > 0 && r.height > 0 && cs.visibility === 'visible' && cs.display !== 'none'; };
+  const row = p.parentElement.classList.contains('widget-hbox') ? p.parentElement : p;
+  const rr = row.getBoundingClientRect();
+  const texts = [p.querySelector('.widget-label')]
+    .concat(Array.from(row.children).slice(0, Array.from(row.children).indexOf(p)))
+    .filter(e => e && shown(e)).map(e => e.textContent.replace(/\s+/g, ' ').trim());
+  // the label proper: what is left once the percentage is taken away
+  const label = texts.join(' ').replace(/\d+(\.\d+)?\s*%/g, '').replace(/[:：|\s]+/g, ' ').trim();
+  const over = Array.from(row.children).filter(c => shown(c) && c.getBoundingClientRect().right > rr.right + 1)
+    .map(c => c.textContent.trim().slice(0, 30));
+  return {w: Math.round(p.getBoundingClientRect().width), label, text: texts.join(' ').slice(0, 40),
+          over, right: Math.round(rr.right), vw: window.innerWidth};
+})
+"""
+
+# The sidebar dialog of pydata-sphinx-theme (#pst-primary-sidebar-modal or
+# #pst-secondary-sidebar-modal): is it open and on screen, which part captions and how many
+# links does it show.
+JS_DIALOG_STATE = r"""
+(id) => {
+  const d = document.getElementById(id);
+  if (!d) return null;
+  const shown = e => { const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+    return r.width > 0 && r.height > 0 && cs.visibility === 'visible' && cs.display !== 'none'; };
+  const r = d.getBoundingClientRect();
+  return {open: d.open, shown: d.open && shown(d) && r.left < window.innerWidth && r.right > 0,
+          width: Math.round(r.width),
+          captions: Array.from(d.querySelectorAll('p.caption')).filter(shown).map(c => c.textContent.trim()),
+          links: Array.from(d.querySelectorAll('a')).filter(shown).length};
+}
+"""
+
+# The primary sidebar on a wide screen: shown or collapsed, and how wide the article is.
+JS_PRIMARY_SIDEBAR = r"""
+() => {
+  const s = document.getElementById('pst-primary-sidebar');
+  const a = document.querySelector('.bd-article-container') || document.querySelector('main');
+  const cs = s ? getComputedStyle(s) : null;
+  return {exists: !!s, visible: !!cs && cs.visibility === 'visible' && cs.display !== 'none' &&
+                                s.getBoundingClientRect().width > 0 && parseFloat(cs.opacity) > 0.5,
+          hidden: !!cs && (cs.visibility === 'hidden' || cs.display === 'none'),
+          captions: s ? s.querySelectorAll('p.caption').length : 0,
+          article: a ? Math.round(a.getBoundingClientRect().width) : 0,
+          dialog: !!document.querySelector('#pst-primary-sidebar-modal[open]')};
+}
+"""
+
 JS_SEARCH_STATE = r"""
 () => {
   const summary = document.querySelector('#search-results .search-summary, p.search-summary');
@@ -305,6 +383,59 @@ def discover_pages(html_dir: Path) -> list[str]:
             continue
         pages.append(rel)
     return pages
+
+
+@dataclass(frozen=True)
+class Features:
+    """What a page's HTML file holds, read without a browser."""
+    math: int        # formulas (span.math / div.math)
+    widgets: int     # stored ipywidgets views
+    explorers: int   # attention explorers (.llmb-attn)
+    notebook: bool   # a notebook page (everything under notebooks/)
+
+
+def page_features(html_dir: Path, rel: str) -> Features:
+    html = (html_dir / rel).read_text(encoding="utf-8", errors="replace")
+    return Features(math=len(re.findall(r'<(?:span|div) class="math[ "]', html)),
+                    widgets=html.count('type="application/vnd.jupyter.widget-view+json"'),
+                    explorers=len(re.findall(r'class="llmb-attn"', html)),
+                    notebook=rel.startswith("notebooks/"))
+
+
+def choose_sample(pages: list[str], feats: dict[str, Features], full: bool) -> dict[str, set[str]]:
+    """Pages that get the expensive checks, each with the kinds it stands for."""
+    sample: dict[str, set[str]] = {}
+    for path in pages:
+        f = feats[path]
+        if f.widgets:
+            sample.setdefault(path, set()).add("widgets")
+        if f.explorers:
+            sample.setdefault(path, set()).add("explorers")
+        if full:
+            sample.setdefault(path, set()).add("notebook" if f.notebook else "prose")
+    if not full:
+        prose = [p for p in pages if p.startswith("book/")]
+        if prose:
+            sample.setdefault(prose[0], set()).add("prose")
+        with_math = [p for p in pages if feats[p].notebook and feats[p].math]
+        fresh = [p for p in with_math if p not in sample]
+        if with_math:
+            sample.setdefault((fresh or with_math)[0], set()).add("notebook")
+    return sample
+
+
+def check_promises(report: Report, spec: Page, f: Features) -> None:
+    """What PAGES promises for a page, checked in its HTML file (every page, no browser)."""
+    problems = []
+    if spec.math and not f.math:
+        problems.append("listed with math=True but its HTML has no formulas")
+    if (spec.widgets or spec.progress) and not f.widgets:
+        problems.append("listed with widgets=True but its HTML stores no widget views")
+    if spec.explorers and f.explorers != spec.explorers:
+        problems.append(f"listed with {spec.explorers} attention explorers, its HTML has {f.explorers}")
+    report.add(spec.path, "contents", not problems,
+               "; ".join(problems) if problems else
+               f"{f.math} formulas, {f.widgets} widget views, {f.explorers} explorers")
 
 
 class Report:
@@ -505,7 +636,7 @@ def check_explorers(page, cdp, report: Report, name: str, expected: int, shots: 
         root.query_selector(f'button[data-view="{st["view"]}"]').click()      # back to the start view
         root.query_selector('button[data-role="reset-temperature"]').click()
         root.scroll_into_view_if_needed()
-        root.screenshot(path=str(shots / (name.replace("/", "__").replace(".html", "") + f"__explorer{i + 1}.png")))
+        root.screenshot(path=str(shots / (shot_name(name) + f"__explorer{i + 1}.png")))
         done.append(f"{st['labels']} x {st['keys']} cross-attention, {st['view']}" if st["cross"]
                     else f"{st['labels']} tokens, {st['view']}")
     # Chinese glyphs inside the explorers (side panel and SVG token labels) come from a CJK font
@@ -534,6 +665,130 @@ def check_explorers(page, cdp, report: Report, name: str, expected: int, shots: 
                f"view all redraw; {len(marked)} Chinese labels in CJK fonts")
 
 
+def check_progress_phone(page, report: Report, name: str, shots: Path) -> None:
+    """(m) At phone width every progress bar keeps a visible width and a visible label."""
+    page.set_viewport_size(PHONE)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    bars = page.evaluate(JS_PROGRESS_LAYOUT)
+    if not bars:
+        page.set_viewport_size(DESKTOP)
+        return
+    problems = []
+    for i, b in enumerate(bars):
+        tag = f"bar {i + 1} ({b['text']!r})"
+        if b["w"] < MIN_BAR_PX:
+            problems.append(f"{tag} is {b['w']} px wide at {PHONE['width']} px (needs {MIN_BAR_PX})")
+        if not b["label"]:
+            problems.append(f"{tag} has no visible label (tqdm.auto(desc=...))")
+        if b["over"]:
+            problems.append(f"{tag}: {b['over']} runs past the right edge of its row")
+    first = page.query_selector(".widget-hprogress")
+    first.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(shots / (shot_name(name) + "__phone-progress.png")))
+    page.set_viewport_size(DESKTOP)
+    report.add(name, "progress@390px", not problems,
+               "; ".join(problems[:4]) + (f" (+{len(problems) - 4} more)" if len(problems) > 4 else "")
+               if problems else
+               f"{len(bars)} bars, {min(b['w'] for b in bars)}-{max(b['w'] for b in bars)} px wide, "
+               f"all labelled (e.g. {bars[0]['label']!r})")
+
+
+def open_dialog(page, toggle: str, dialog: str) -> dict | None:
+    """Tap the visible `toggle` button (as a finger would) and return the state of `dialog`."""
+    button = page.locator(f"button.{toggle}:visible").first
+    button.tap(timeout=5_000)
+    try:
+        page.wait_for_function(f"() => !!document.querySelector('#{dialog}[open]')", timeout=5_000)
+        page.wait_for_timeout(300)  # let the theme move the sidebar into the dialog
+    except Exception:
+        pass
+    return page.evaluate(JS_DIALOG_STATE, dialog)
+
+
+def check_nav_phone_primary(page, report: Report, name: str, shots: Path) -> None:
+    """(n) At phone width ☰ opens the book's navigation with the nine part captions."""
+    problems = []
+    try:
+        st = open_dialog(page, "primary-toggle", "pst-primary-sidebar-modal")
+    except Exception as e:  # no visible button to tap
+        report.add(name, "nav ☰@390px", False, f"could not tap ☰: {str(e).splitlines()[0]}")
+        return
+    numbered = sorted({c.split()[0] for c in (st or {}).get("captions", []) if c.split()[0] in PART_CAPTIONS})
+    if not st or not st["shown"]:
+        problems.append("tapping ☰ opened no sidebar")
+    elif numbered != PART_CAPTIONS:
+        problems.append(f"the sidebar shows part captions {numbered}, not 1-9 (all captions: {st['captions']})")
+    page.screenshot(path=str(shots / (shot_name(name) + "__phone-menu.png")))
+    page.keyboard.press("Escape")
+    try:
+        page.wait_for_function("() => !document.querySelector('#pst-primary-sidebar-modal[open]')", timeout=5_000)
+    except Exception:
+        problems.append("Escape did not close the sidebar")
+    back = page.evaluate(JS_PRIMARY_SIDEBAR)
+    if not back["captions"]:
+        problems.append("after closing, the navigation is gone from the page's sidebar")
+    report.add(name, "nav ☰@390px", not problems,
+               "; ".join(problems) if problems else
+               f"tap on ☰ opened the sidebar ({st['width']} px): {len(st['captions'])} captions, "
+               f"parts 1-9 visible; Escape closed it")
+
+
+def check_nav_phone_contents(page, report: Report, name: str, shots: Path) -> None:
+    """(n) At phone width the contents button opens the page's table of contents."""
+    problems = []
+    try:
+        st = open_dialog(page, "secondary-toggle", "pst-secondary-sidebar-modal")
+    except Exception as e:
+        report.add(name, "nav contents@390px", False,
+                   f"could not tap the contents button: {str(e).splitlines()[0]}")
+        return
+    if not st or not st["shown"]:
+        problems.append("tapping the contents button opened nothing")
+    elif st["links"] < 2:
+        problems.append(f"the contents sidebar shows {st['links']} links")
+    page.screenshot(path=str(shots / (shot_name(name) + "__phone-contents.png")))
+    page.keyboard.press("Escape")
+    report.add(name, "nav contents@390px", not problems,
+               "; ".join(problems) if problems else
+               f"tap on the contents button opened the page's contents ({st['links']} links)")
+
+
+def check_nav_desktop(page, report: Report, name: str) -> None:
+    """(n) At desktop width ☰ collapses the primary sidebar and a second click restores it."""
+    button = page.locator("button.primary-toggle:visible").first
+    before = page.evaluate(JS_PRIMARY_SIDEBAR)
+    problems = []
+    if not before["visible"]:
+        problems.append("the sidebar is not shown before ☰ is clicked")
+    try:
+        button.click(timeout=5_000)
+        page.wait_for_function("() => getComputedStyle(document.getElementById('pst-primary-sidebar'))"
+                               ".visibility === 'hidden'", timeout=5_000)
+    except Exception:
+        pass
+    page.wait_for_timeout(400)  # the theme animates margin and opacity for 0.25 s
+    collapsed = page.evaluate(JS_PRIMARY_SIDEBAR)
+    if not collapsed["hidden"] or collapsed["dialog"]:
+        problems.append("clicking ☰ did not collapse the sidebar"
+                        + (" (it opened the phone dialog instead)" if collapsed["dialog"] else ""))
+    elif collapsed["article"] <= before["article"]:
+        problems.append(f"the article did not get wider ({before['article']} -> {collapsed['article']} px)")
+    try:
+        button.click(timeout=5_000)
+        page.wait_for_function("() => getComputedStyle(document.getElementById('pst-primary-sidebar'))"
+                               ".visibility === 'visible'", timeout=5_000)
+    except Exception:
+        pass
+    page.wait_for_timeout(400)
+    again = page.evaluate(JS_PRIMARY_SIDEBAR)
+    if not again["visible"]:
+        problems.append("a second click on ☰ did not bring the sidebar back")
+    report.add(name, f"nav ☰@{DESKTOP['width']}px", not problems,
+               "; ".join(problems) if problems else
+               f"☰ collapsed the sidebar (article {before['article']} -> {collapsed['article']} px) "
+               f"and a second click restored it")
+
+
 def open_page(context, url: str):
     """Open url, collecting console errors, page errors and failed local requests."""
     page = context.new_page()
@@ -550,12 +805,28 @@ def open_page(context, url: str):
     return page, events
 
 
-def screenshot(page, shots: Path, rel: str) -> None:
-    target = shots / (rel.replace("/", "__").replace(".html", "") + ".png")
-    page.screenshot(path=str(target), full_page=True)
+def shot_name(rel: str) -> str:
+    return rel.replace("/", "__").replace(".html", "")
 
 
-def run(html_dir: Path, shots: Path, no_cjk: bool, force_font: str | None) -> Report:
+def screenshot(page, shots: Path, rel: str, suffix: str = "", full_page: bool = True) -> None:
+    page.screenshot(path=str(shots / (shot_name(rel) + suffix + ".png")), full_page=full_page)
+
+
+def new_context(browser, viewport: dict, gate, force_font: str | None, phone: bool = False):
+    kw = dict(is_mobile=True, has_touch=True, device_scale_factor=2) if phone else {}
+    context = browser.new_context(viewport=viewport, locale="zh-CN", service_workers="block", **kw)
+    context.route("**/*", gate)
+    if force_font:
+        context.add_init_script(
+            "document.addEventListener('DOMContentLoaded', () => {"
+            "const s = document.createElement('style');"
+            f"s.textContent = '* {{ font-family: \"{force_font}\" !important; }}';"
+            "document.head.appendChild(s); });")
+    return context
+
+
+def run(html_dir: Path, shots: Path, no_cjk: bool, force_font: str | None, full: bool = False) -> Report:
     from playwright.sync_api import sync_playwright
 
     report = Report()
@@ -573,62 +844,99 @@ def run(html_dir: Path, shots: Path, no_cjk: bool, force_font: str | None) -> Re
         report.add(p, "exists", False, "listed in PAGES but not in the build")
     unlisted = [p for p in discovered if p not in listed]
     pages = [listed[p] for p in listed if p not in missing] + [Page(p) for p in unlisted]
+    feats = {spec.path: page_features(html_dir, spec.path) for spec in pages}
+    sample = choose_sample([spec.path for spec in pages], feats, full)
+    print(f"{len(pages)} pages; expensive checks on {len(sample)}: "
+          + ", ".join(f"{p} ({'+'.join(sorted(k))})" for p, k in sample.items()), flush=True)
 
+    def gate(route):
+        url = route.request.url
+        if url.startswith(base) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    def report_events(name: str, events: list[str], n_blocked: int, check: str = "console") -> None:
+        report.add(name, check, not events, "; ".join(events[:5]) if events else "no errors")
+        new_blocked = blocked[n_blocked:]
+        report.add(name, "offline", not new_blocked,
+                   f"blocked {len(new_blocked)} non-local requests: {new_blocked[:3]}"
+                   if new_blocked else "no non-local requests")
+
+    spent = {"every page": 0.0, "sample": 0.0}  # seconds, to watch the budget as the book grows
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                          headless=True, env=env)
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
-                                          service_workers="block")
+            context = new_context(browser, DESKTOP, gate, force_font)
 
-            def gate(route):
-                url = route.request.url
-                if url.startswith(base) or url.startswith(("data:", "blob:")):
-                    route.continue_()
-                else:
-                    blocked.append(url)
-                    route.abort()
-
-            context.route("**/*", gate)
-            if force_font:
-                context.add_init_script(
-                    "document.addEventListener('DOMContentLoaded', () => {"
-                    "const s = document.createElement('style');"
-                    f"s.textContent = '* {{ font-family: \"{force_font}\" !important; }}';"
-                    "document.head.appendChild(s); });")
-
-            # root redirect
+            # root redirect: also a reader's first visit (nothing in localStorage yet)
             src, dst = ROOT_REDIRECT
             print(f"\n{src}", flush=True)
+            n_blocked = len(blocked)
             page, events = open_page(context, base + src)
             try:
                 page.wait_for_url(base + dst, timeout=PAGE_TIMEOUT_MS)
                 report.add(src, "redirect", True, f"-> {dst}")
             except Exception:
                 report.add(src, "redirect", False, f"did not redirect to {dst} (at {page.url})")
+            report_events(src, events, n_blocked)
             page.close()
 
             for spec in pages:
+                kinds = sample.get(spec.path, set())
                 note = "" if spec.path in listed else "   (not in PAGES: features detected from the HTML)"
-                print(f"\n{spec.path}{note}", flush=True)
+                print(f"\n{spec.path}{note}" + (f"   [sample: {', '.join(sorted(kinds))}]" if kinds else ""),
+                      flush=True)
                 n_blocked = len(blocked)
+                t0 = time.monotonic()
+                check_promises(report, spec, feats[spec.path])
                 page, events = open_page(context, base + spec.path)
-                cdp = context.new_cdp_session(page)
-                cdp.send("DOM.enable")
-                cdp.send("CSS.enable")
-                check_cjk(page, cdp, report, spec.path)
                 check_math(page, report, spec.path, spec.math)
-                check_widgets(page, report, spec.path, spec.widgets, spec.progress)
-                check_explorers(page, cdp, report, spec.path, spec.explorers, shots)
-                page.wait_for_timeout(300)  # late console errors
-                report.add(spec.path, "console", not events,
-                           "; ".join(events[:5]) if events else "no errors")
-                new_blocked = blocked[n_blocked:]
-                report.add(spec.path, "offline", not new_blocked,
-                           f"blocked {len(new_blocked)} non-local requests: {new_blocked[:3]}"
-                           if new_blocked else "no non-local requests")
-                screenshot(page, shots, spec.path)
+                t1 = time.monotonic()
+                if kinds:
+                    cdp = context.new_cdp_session(page)
+                    cdp.send("DOM.enable")
+                    cdp.send("CSS.enable")
+                    if kinds & {"prose", "notebook"}:
+                        check_cjk(page, cdp, report, spec.path)
+                    if "widgets" in kinds:
+                        check_widgets(page, report, spec.path, spec.widgets, spec.progress)
+                    if "explorers" in kinds:
+                        check_explorers(page, cdp, report, spec.path, spec.explorers, shots)
+                    if kinds & {"prose", "notebook"}:
+                        screenshot(page, shots, spec.path)
+                    if "prose" in kinds:
+                        check_nav_desktop(page, report, spec.path)
+                    if "widgets" in kinds:
+                        check_progress_phone(page, report, spec.path, shots)
+                    page.wait_for_timeout(300)  # late console errors
+                t2 = time.monotonic()
+                report_events(spec.path, events, n_blocked)
                 page.close()
+                spent["every page"] += t1 - t0 + time.monotonic() - t2
+                spent["sample"] += t2 - t1
+
+            # the phone: a fresh context (a first visit again), touch, 390 px wide
+            phone_pages = [p for p, k in sample.items() if k & {"prose", "notebook"}]
+            t0 = time.monotonic()
+            if phone_pages:
+                phone = new_context(browser, PHONE, gate, force_font, phone=True)
+                for path in phone_pages:
+                    kinds = sample[path]
+                    print(f"\n{path}   [phone {PHONE['width']} px]", flush=True)
+                    n_blocked = len(blocked)
+                    page, events = open_page(phone, base + path)
+                    screenshot(page, shots, path, "__phone", full_page=False)
+                    if "prose" in kinds:
+                        check_nav_phone_primary(page, report, path, shots)
+                    if "notebook" in kinds:
+                        check_nav_phone_contents(page, report, path, shots)
+                    page.wait_for_timeout(300)
+                    report_events(path, events, n_blocked, f"console@{PHONE['width']}px")
+                    page.close()
+                phone.close()
 
             for s in SEARCHES:
                 rel = f"search.html?q={s.query}"
@@ -648,8 +956,9 @@ def run(html_dir: Path, shots: Path, no_cjk: bool, force_font: str | None) -> Re
                 detail = f"{len(hits)} results" + (f", missing {lacking}" if lacking else "") \
                     + (f"; {events[:3]}" if events else "") + f" ({st['summary'][:60]})"
                 report.add(rel, "search", ok, detail)
-                screenshot(page, shots, f"search_{s.query}")
+                screenshot(page, shots, f"search_{s.query}", full_page=False)
                 page.close()
+            spent["sample"] += time.monotonic() - t0
             context.close()
             browser.close()
     finally:
@@ -657,6 +966,8 @@ def run(html_dir: Path, shots: Path, no_cjk: bool, force_font: str | None) -> Re
         shutil.rmtree(tmp, ignore_errors=True)
     if blocked:
         report.add("(all)", "offline", False, f"{len(blocked)} non-local requests blocked in total")
+    print(f"\ntime: {spent['every page']:.0f} s on the checks of every page ({len(pages)} pages), "
+          f"{spent['sample']:.0f} s on the sample ({len(sample)} pages, phone, search)", flush=True)
     return report
 
 
@@ -669,6 +980,8 @@ def main() -> int:
                     help="diagnostic: hide all CJK fonts from Chromium; the CJK check must fail")
     ap.add_argument("--force-font", metavar="NAME", default=None,
                     help="diagnostic: force font-family NAME on every element")
+    ap.add_argument("--full", action="store_true",
+                    help="run the expensive checks on every page, not only on the sample")
     args = ap.parse_args()
 
     html_dir = args.html_dir.resolve()
@@ -688,9 +1001,11 @@ def main() -> int:
         return 2
     shots = (args.screenshots or html_dir.parent / "screenshots").resolve()
     shots.mkdir(parents=True, exist_ok=True)
+    for old in shots.glob("*.png"):  # only this run's pictures: pages outside the sample get none
+        old.unlink()
 
     t0 = time.monotonic()
-    report = run(html_dir, shots, args.no_cjk_fonts, args.force_font)
+    report = run(html_dir, shots, args.no_cjk_fonts, args.force_font, args.full)
     failures = report.failures
     pages = len({r[0] for r in report.rows})
     print("\n" + "=" * 78)
