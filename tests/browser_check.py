@@ -753,6 +753,18 @@ def check_nav_phone_contents(page, report: Report, name: str, shots: Path) -> No
                f"tap on the contents button opened the page's contents ({st['links']} links)")
 
 
+def _click_toggle_and_wait(page, button, visibility: str) -> dict:
+    """Click ☰, wait until the primary sidebar's visibility is ``visibility``, return its state."""
+    try:
+        button.click(timeout=5_000)
+        page.wait_for_function("() => getComputedStyle(document.getElementById('pst-primary-sidebar'))"
+                               f".visibility === '{visibility}'", timeout=5_000)
+    except Exception:
+        pass
+    page.wait_for_timeout(400)  # the theme animates margin and opacity for 0.25 s
+    return page.evaluate(JS_PRIMARY_SIDEBAR)
+
+
 def check_nav_desktop(page, report: Report, name: str) -> None:
     """(n) At desktop width ☰ collapses the primary sidebar and a second click restores it."""
     button = page.locator("button.primary-toggle:visible").first
@@ -760,27 +772,13 @@ def check_nav_desktop(page, report: Report, name: str) -> None:
     problems = []
     if not before["visible"]:
         problems.append("the sidebar is not shown before ☰ is clicked")
-    try:
-        button.click(timeout=5_000)
-        page.wait_for_function("() => getComputedStyle(document.getElementById('pst-primary-sidebar'))"
-                               ".visibility === 'hidden'", timeout=5_000)
-    except Exception:
-        pass
-    page.wait_for_timeout(400)  # the theme animates margin and opacity for 0.25 s
-    collapsed = page.evaluate(JS_PRIMARY_SIDEBAR)
+    collapsed = _click_toggle_and_wait(page, button, "hidden")
     if not collapsed["hidden"] or collapsed["dialog"]:
         problems.append("clicking ☰ did not collapse the sidebar"
                         + (" (it opened the phone dialog instead)" if collapsed["dialog"] else ""))
     elif collapsed["article"] <= before["article"]:
         problems.append(f"the article did not get wider ({before['article']} -> {collapsed['article']} px)")
-    try:
-        button.click(timeout=5_000)
-        page.wait_for_function("() => getComputedStyle(document.getElementById('pst-primary-sidebar'))"
-                               ".visibility === 'visible'", timeout=5_000)
-    except Exception:
-        pass
-    page.wait_for_timeout(400)
-    again = page.evaluate(JS_PRIMARY_SIDEBAR)
+    again = _click_toggle_and_wait(page, button, "visible")
     if not again["visible"]:
         problems.append("a second click on ☰ did not bring the sidebar back")
     report.add(name, f"nav ☰@{DESKTOP['width']}px", not problems,
