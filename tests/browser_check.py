@@ -95,6 +95,7 @@ PAGES: list[Page] = [
     Page("notebooks/04_math/4.3_pretraining_objectives.html", math=True, widgets=True, progress=True),
     Page("book/part5.html"),
     Page("notebooks/05_practice/5.1_transformer_pytorch.html", math=True, widgets=True, progress=True, explorers=1),
+    Page("notebooks/05_practice/5.2.0_gpt_from_scratch.html", math=True, widgets=True, progress=True),
     Page("notebooks/05_practice/5.2_pretraining_gpt.html", math=True, widgets=True, progress=True),
     Page("book/part6.html"),
     Page("book/part7.html"),
