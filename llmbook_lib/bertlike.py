@@ -6,7 +6,7 @@
 - segment (token-type) embeddings for the A and B sentences of NSP;
 - an MLM head tied to the token embeddings: logits = h E^T + b;
 - an NSP head on the [CLS] state: tanh pooler, then two logits (IsNext = 1);
-- ``plm``: XLNet's two-stream forward (``pretrain.two_stream_layer``) with a learned query
+- ``plm``: XLNet's two-stream forward (``two_stream_layer``, below) with a learned query
   start vector w, for any factorisation order.
 
 The batches come from ``llmbook_lib.pretrain``; ``mlm_nsp_metrics`` scores a model on held-out
@@ -23,8 +23,37 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .device import eval_mode
-from .pretrain import IGNORE, BertVocab, permutation_masks, two_stream_layer
+from .layers import EncoderLayer
+from .pretrain import IGNORE, BertVocab, permutation_masks
 from .transformer import Encoder
+
+
+def two_stream_layer(layer: EncoderLayer, h: torch.Tensor, g: torch.Tensor, content_mask: torch.Tensor,
+                     query_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer of XLNet's two-stream attention with the submodules of ``layer``.
+
+    h (B, T, d) content stream: the layer itself under ``content_mask``. g (B, T, d) query stream:
+    the same ln1 / attn / ln2 / ffn, but queries from g attend to keys and values from h under
+    ``query_mask``. Masks broadcast to (B, heads, T, T). A query that may attend to nothing (the
+    first in the order) gets a zero attention output.
+    """
+    if layer.causal or layer.attn.rotary is not None:
+        raise ValueError("two_stream_layer needs a non-causal EncoderLayer without rotary "
+                         "embeddings: the masks carry the order, additive encodings the positions")
+    empty = bool((~query_mask.any(dim=-1)).any())                  # F.sdpa gives NaN there
+
+    def attend(q_in, kv_in):
+        out, _ = layer.attn(q_in, context=kv_in, mask=query_mask, need_weights=empty)
+        return layer.dropout(out)
+
+    h_new, _ = layer(h, mask=content_mask)
+    if layer.norm_first:
+        g = g + attend(layer.ln1(g), layer.ln1(h))
+        g = g + layer.ffn(layer.ln2(g))
+    else:
+        g = layer.ln1(g + attend(g, h))
+        g = layer.ln2(g + layer.ffn(g))
+    return h_new, g
 
 
 @dataclass
@@ -40,7 +69,7 @@ class BertConfig:
     # BERT learns its positions; "learned" works too, but the Encoder starts those at std 0.02
     # beside unit-scale token vectors, so a briefly trained model barely knows where it is.
     pos_encoding: str = "sinusoidal"
-    pad_id: int = 0
+    pad_id: int = BertVocab.pad_id
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -175,7 +204,7 @@ class BertLike(nn.Module):
 
 
 @torch.no_grad()
-def mlm_nsp_metrics(model: BertLike, batches, iters: int) -> dict:
+def mlm_nsp_metrics(model: BertLike, batches, iters: int, mask_id: int = BertVocab.mask_id) -> dict:
     """Held-out MLM and NSP numbers of a BertLike over ``batches(0) .. batches(iters - 1)``.
 
     mlm_loss: mean negative log-likelihood (nats) per selected position; mlm_accuracy: top-1
@@ -191,7 +220,7 @@ def mlm_nsp_metrics(model: BertLike, batches, iters: int) -> dict:
             out = model(x, seg, labels, is_next)
             sel = labels != IGNORE
             hit = out.mlm_logits.argmax(-1) == labels[sel]
-            masked = x[sel] == BertVocab.mask_id
+            masked = x[sel] == mask_id
             k = int(sel.sum())
             nll += float(out.mlm_loss) * k
             n_sel, hits = n_sel + k, hits + int(hit.sum())
@@ -204,4 +233,4 @@ def mlm_nsp_metrics(model: BertLike, batches, iters: int) -> dict:
             "masked_tokens": n_sel, "pairs": n_pairs}
 
 
-__all__ = ["BertConfig", "BertLike", "BertOutput", "mlm_nsp_metrics"]
+__all__ = ["BertConfig", "BertLike", "BertOutput", "mlm_nsp_metrics", "two_stream_layer"]

@@ -188,6 +188,11 @@ class BPETokenizer:
     def __len__(self) -> int:
         return self.vocab_size
 
+    unk_id = None                                      # every string has an encoding
+
+    def unknown(self, text: str) -> list[str]:
+        return []
+
     def _encode_word(self, word: str) -> list[int]:
         seq = list(_to_bytes(word))
         while len(seq) > 1:

@@ -93,8 +93,7 @@ def cloze_input(text: str, vocab: BertVocab, max_len: int):
     if len(pieces) + 2 > max_len:
         return None, pieces, blanks, [], (f"句子有 {len(pieces)} 个字（含空），加上 [CLS] 和 [SEP] 超过了模型的"
                                           f"最大长度 {max_len}；请缩短到 {max_len - 2} 个字以内。")
-    stoi = getattr(vocab.base, "stoi", {})
-    unknown = sorted({p for p in pieces if p != "[MASK]" and p not in stoi}, key=pieces.index)
+    unknown = vocab.unknown("".join(p for p in pieces if p != "[MASK]"))
     if unknown and vocab.unk_id is None:
         return None, pieces, blanks, unknown, ("以下字符不在模型的词表中：" + "".join(f"「{c}」" for c in unknown)
                                                + "。请删去或替换这些字符。")

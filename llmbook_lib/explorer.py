@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .device import eval_mode
+from .tokenize import Tokenizer
 
 SCALE = 1000                 # log-weights are stored as integers in units of 1/SCALE nats
 _ids = itertools.count()     # explorers shown by this process, for unique element ids
@@ -251,7 +252,7 @@ def show_attention(tokens, weights=None, *, query_tokens=None, titles: list[str]
 # ---------------------------------------------------------------------------------------------
 # Live explorer (a kernel is needed): recompute the weights for any typed sentence.
 # ---------------------------------------------------------------------------------------------
-def attention_input(text: str, tokenizer, block_size: int):
+def attention_input(text: str, tokenizer: Tokenizer, block_size: int):
     """Check and encode a sentence for the live explorer.
 
     Returns ``(ids, tokens, message)``: on success ``message`` is ``""``; otherwise ``ids`` is
@@ -260,9 +261,8 @@ def attention_input(text: str, tokenizer, block_size: int):
     """
     if not text or not text.strip():
         return None, [], "请输入一句话：输入为空。"
-    stoi = getattr(tokenizer, "stoi", None)
-    if stoi is not None and getattr(tokenizer, "unk_id", None) is None:
-        unknown = sorted({c for c in text if c not in stoi}, key=text.index)
+    if tokenizer.unk_id is None:                    # tokenize.Tokenizer: name what encode would refuse
+        unknown = tokenizer.unknown(text)
         if unknown:
             shown = "".join(f"「{c}」" if c.strip() else f"「U+{ord(c):04X}」" for c in unknown[:10])
             more = f" 等 {len(unknown)} 个" if len(unknown) > 10 else ""

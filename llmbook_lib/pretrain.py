@@ -5,12 +5,14 @@
 - NSP (BERT): ``nsp_pairs`` draws sentence pairs, half of them consecutive, half with B from
   another document; ``pack_pairs`` lays them out as [CLS] A [SEP] B [SEP] with segment ids.
 - PLM (XLNet): ``permutation_masks`` turns a factorisation order into the content-stream and
-  query-stream masks; ``two_stream_layer`` runs both streams through one ``EncoderLayer``,
-  reusing its own attention and feed-forward (the book has one implementation of each).
+  query-stream masks; ``bertlike.two_stream_layer`` runs both streams through one
+  ``EncoderLayer``, reusing its own attention and feed-forward.
 - Causal LM (GPT): ``causal_lm_batch`` shifts windows into (inputs, targets).
 
 The model that consumes these batches is ``llmbook_lib.bertlike.BertLike``. Every random choice
-takes a ``torch.Generator``, so a pipeline seeded the same way gives the same batches.
+takes a ``torch.Generator``, so a pipeline seeded the same way gives the same batches. This
+module builds data, not networks: it imports no ``nn`` layers (``two_stream_layer`` is
+re-exported from ``bertlike`` on first use, for ``from llmbook_lib.pretrain import two_stream_layer``).
 """
 
 from __future__ import annotations
@@ -21,57 +23,24 @@ from typing import TypeVar
 
 import torch
 
-from .layers import EncoderLayer
+from .tokenize import SpecialVocab, Tokenizer
 
 S = TypeVar("S")
 IGNORE = -100  # label of positions that carry no loss (F.cross_entropy's ignore_index)
 
 
-class BertVocab:
+class BertVocab(SpecialVocab):
     """A tokenizer (e.g. ``CharTokenizer``) with BERT's special tokens in front.
 
-    Ids 0..3 are [PAD], [CLS], [SEP], [MASK]; the base tokenizer's id i becomes i + 4.
+    Ids 0..3 are [PAD], [CLS], [SEP], [MASK]; the base tokenizer's id i becomes i + 4. The
+    shipped bert-zh-char weights depend on this layout.
     """
 
     SPECIALS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]")
-    pad_id, cls_id, sep_id, mask_id = 0, 1, 2, 3
+    pad_id, cls_id, sep_id, mask_id = 0, 1, 2, 3      # = SPECIALS' positions, also on the class
 
-    def __init__(self, base):
-        self.base = base
-        self.offset = len(self.SPECIALS)
-
-    @property
-    def vocab_size(self) -> int:
-        return self.base.vocab_size + self.offset
-
-    def __len__(self) -> int:
-        return self.vocab_size
-
-    @property
-    def special_ids(self) -> tuple[int, ...]:
-        return tuple(range(self.offset))
-
-    @property
-    def unk_id(self) -> int | None:
-        """The id of the base tokenizer's <unk>, or None when it has none."""
-        unk = getattr(self.base, "unk_id", None)
-        return None if unk is None else unk + self.offset
-
-    @property
-    def non_word_ids(self) -> tuple[int, ...]:
-        """Special ids plus <unk>: never a masking target, a random replacement or a fill-in."""
-        return self.special_ids + (() if self.unk_id is None else (self.unk_id,))
-
-    def encode(self, text: str) -> list[int]:
-        return [i + self.offset for i in self.base.encode(text)]
-
-    def decode(self, ids) -> str:
-        """Ordinary ids through the base tokenizer; special ids as their names, e.g. [MASK]."""
-        out = []
-        for i in ids:
-            i = int(i)
-            out.append(self.SPECIALS[i] if 0 <= i < self.offset else self.base.decode([i - self.offset]))
-        return "".join(out)
+    def __init__(self, base: Tokenizer):
+        super().__init__(base, self.SPECIALS)
 
 
 def mlm_mask(tokens: torch.Tensor, *, mask_id: int, vocab_size: int, special_ids: Sequence[int],
@@ -208,34 +177,6 @@ def permutation_masks(order: torch.Tensor | Sequence[int]) -> tuple[torch.Tensor
     return content, query
 
 
-def two_stream_layer(layer: EncoderLayer, h: torch.Tensor, g: torch.Tensor, content_mask: torch.Tensor,
-                     query_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One layer of XLNet's two-stream attention with the submodules of ``layer``.
-
-    h (B, T, d) content stream: the layer itself under ``content_mask``. g (B, T, d) query stream:
-    the same ln1 / attn / ln2 / ffn, but queries from g attend to keys and values from h under
-    ``query_mask``. Masks broadcast to (B, heads, T, T). A query that may attend to nothing (the
-    first in the order) gets a zero attention output.
-    """
-    if layer.causal or layer.attn.rotary is not None:
-        raise ValueError("two_stream_layer needs a non-causal EncoderLayer without rotary "
-                         "embeddings: the masks carry the order, additive encodings the positions")
-    empty = bool((~query_mask.any(dim=-1)).any())                  # F.sdpa gives NaN there
-
-    def attend(q_in, kv_in):
-        out, _ = layer.attn(q_in, context=kv_in, mask=query_mask, need_weights=empty)
-        return layer.dropout(out)
-
-    h_new, _ = layer(h, mask=content_mask)
-    if layer.norm_first:
-        g = g + attend(layer.ln1(g), layer.ln1(h))
-        g = g + layer.ffn(layer.ln2(g))
-    else:
-        g = layer.ln1(g + attend(g, h))
-        g = layer.ln2(g + layer.ffn(g))
-    return h_new, g
-
-
 def causal_lm_batch(windows: torch.Tensor, pad_id: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, T + 1) windows -> inputs (B, T), targets (B, T) with targets[t] = windows[t + 1].
 
@@ -247,6 +188,15 @@ def causal_lm_batch(windows: torch.Tensor, pad_id: int | None = None) -> tuple[t
     if pad_id is not None:
         targets = targets.masked_fill(targets == pad_id, IGNORE)
     return inputs, targets
+
+
+def __getattr__(name: str):
+    # two_stream_layer lives beside BertLike; importing it lazily keeps this module (and the
+    # data package that imports it) free of nn layers
+    if name == "two_stream_layer":
+        from .bertlike import two_stream_layer
+        return two_stream_layer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -18,6 +18,7 @@ from . import sampling
 from .attention import KVCache
 from .layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
 from .position import RotaryEmbedding, make_positional_encoding
+from .tokenize import BOS_ID, EOS_ID, PAD_ID
 
 
 @dataclass
@@ -200,9 +201,19 @@ class TransformerConfig:
     norm_first: bool = True          # pre-LN; False is the 2017 paper's post-LN
     activation: str = "gelu"         # the paper used "relu"
     bias: bool = True
-    pad_id: int = 0
-    bos_id: int = 1
-    eos_id: int = 2
+    pad_id: int = PAD_ID             # the target vocabulary's ids (from_vocabs reads them)
+    bos_id: int = BOS_ID
+    eos_id: int = EOS_ID
+
+    @classmethod
+    def from_vocabs(cls, src, tgt, **kwargs) -> "TransformerConfig":
+        """Vocabulary sizes and pad/bos/eos ids from two ``SpecialVocab`` s (e.g. ``data.numbers``'
+        SRC_VOCAB and TGT_VOCAB); ``kwargs`` set the rest. Source and target share ``pad_id``."""
+        if src.pad_id != tgt.pad_id:
+            raise ValueError(f"source and target vocabularies pad with different ids ({src.pad_id} and "
+                             f"{tgt.pad_id}); the model masks both with one pad_id")
+        return cls(src_vocab_size=src.vocab_size, tgt_vocab_size=tgt.vocab_size, pad_id=tgt.pad_id,
+                   bos_id=tgt.bos_id, eos_id=tgt.eos_id, **kwargs)
 
     def to_dict(self) -> dict:
         return asdict(self)

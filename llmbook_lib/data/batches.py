@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ..tokenize import BOS_ID, EOS_ID, PAD_ID
+
 
 def encode_corpus(text: str, tokenizer) -> torch.Tensor:
     """Encode a whole corpus into one 1-D LongTensor of token ids."""
@@ -60,10 +62,11 @@ class RandomBatches:
         return x, y
 
 
-def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = 0, bos_id: int = 1,
-              eos_id: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = PAD_ID, bos_id: int = BOS_ID,
+              eos_id: int = EOS_ID) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pad (source ids, target ids) pairs for teacher forcing: returns src (B, S),
-    tgt_in = [BOS] y (B, T) and tgt_out = y [EOS] (B, T), padded with ``pad_id``."""
+    tgt_in = [BOS] y (B, T) and tgt_out = y [EOS] (B, T), padded with ``pad_id``. The ids default
+    to the book's convention (``tokenize.PAD_ID`` ...); pass ``vocab.pad_id`` etc. for another."""
     if not pairs:
         raise ValueError("pad_pairs needs at least one (source, target) pair")
     S = max(len(s) for s, _ in pairs)
@@ -88,7 +91,7 @@ class PairBatches:
     """
 
     def __init__(self, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], batch_size: int,
-                 seed: int = 0, pad_id: int = 0, bos_id: int = 1, eos_id: int = 2):
+                 seed: int = 0, pad_id: int = PAD_ID, bos_id: int = BOS_ID, eos_id: int = EOS_ID):
         if not pairs:
             raise ValueError("PairBatches needs at least one (source, target) pair")
         self.pairs, self.batch_size, self.seed = list(pairs), batch_size, seed

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
+from ..tokenize import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, SpecialVocab
+
 CN_DIGITS = "零一二三四五六七八九"
 UNITS = ("", "十", "百", "千")
 MAX_DIGITS = 8
@@ -48,36 +50,42 @@ def read_chinese(n: int) -> str:
     return out
 
 
-class Vocab:
-    """Symbols with three specials: <pad> = 0, <s> (BOS) = 1, </s> (EOS) = 2."""
+class Vocab(SpecialVocab):
+    """Symbols with three specials: <pad> = 0, <s> (BOS) = 1, </s> (EOS) = 2, then ``symbols``
+    (single characters) in order. The numbers model's data depend on this layout."""
 
     SPECIALS = ("<pad>", "<s>", "</s>")
-    pad_id, bos_id, eos_id = 0, 1, 2
+    pad_id, bos_id, eos_id = PAD_ID, BOS_ID, EOS_ID   # = SPECIALS' positions, also on the class
 
     def __init__(self, symbols: Sequence[str]):
-        self.itos = list(self.SPECIALS) + list(symbols)
-        self.stoi = {s: i for i, s in enumerate(self.itos)}
-        if len(self.stoi) != len(self.itos):
+        symbols = list(symbols)
+        if len(set(symbols)) != len(symbols):
             raise ValueError("Vocab symbols must be distinct")
+        super().__init__(CharTokenizer(symbols), self.SPECIALS)
 
-    def __len__(self) -> int:
-        return len(self.itos)
+    @property
+    def itos(self) -> list[str]:
+        return list(self.specials) + self.base.itos
+
+    @property
+    def stoi(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.itos)}
 
     def encode(self, text: str) -> list[int]:
-        try:
-            return [self.stoi[c] for c in text]
-        except KeyError as e:
-            raise ValueError(f"symbol {e.args[0]!r} is not in the vocabulary {''.join(self.itos[3:])}") from None
+        if bad := self.unknown(text):
+            raise ValueError(f"symbol {bad[0]!r} is not in the vocabulary {''.join(self.base.itos)}")
+        return super().encode(text)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Symbols up to the first EOS; padding and BOS are skipped."""
         out = []
         for i in ids:
+            i = int(i)
             if i == self.eos_id:
                 break
-            if i > self.eos_id:
-                out.append(self.itos[i])
-        return "".join(out)
+            if i not in (self.pad_id, self.bos_id):
+                out.append(i)
+        return super().decode(out)
 
 
 SRC_VOCAB = Vocab("0123456789")
