@@ -226,6 +226,45 @@ def test_side_model_must_match():
         LMCompressor(model, dynamic=DynamicEval(window=17))
 
 
+# ---------------------------------------------------------------- one blob format, one stream layout
+
+UNEVEN = TEXT[:203]                 # 203 = 4 * 50 + 3: the chunks differ in length
+
+
+@pytest.mark.parametrize("kw,data", [
+    ({"streams": 4, "min_chunk": 16}, UNEVEN),
+    ({"streams": 1}, UNEVEN),
+    ({"streams": 7, "min_chunk": 1, "context": 8, "keep": 3, "start_byte": 0}, UNEVEN[:20]),
+    ({"streams": 3, "min_chunk": 16, "side": "ngram", "mix_lr": 0.1}, UNEVEN),
+    ({"streams": 2, "min_chunk": 16, "dynamic": DynamicEval(lr=1e-3, every=4, window=8)}, UNEVEN),
+    ({"streams": 4}, b""),
+], ids=["uneven", "one-stream", "short-context", "side", "dynamic", "empty"])
+def test_compress_and_decompress_share_one_header_and_layout(monkeypatch, kw, data):
+    """The header read back from a blob equals the one written, it re-packs to the same bytes,
+    and both directions take their stream layout from the same ``BlobHeader.layout`` call."""
+    from llmbook_lib.compress import VERSION, BlobHeader, read_blob, write_blob
+    kw = {**kw, "side": ByteNGram(TEXT, n=3)} if "side" in kw else kw
+    seen, layout = [], BlobHeader.layout
+
+    def spy(self):
+        seen.append((self, layout(self)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(BlobHeader, "layout", spy)
+    c = LMCompressor(tiny_gpt(10), **kw)
+    blob = c.compress(data)
+    header, payload = read_blob(blob)
+    assert header == c._header(data) and write_blob(header, payload) == blob
+    assert c.decompress(blob) == data
+    assert len(seen) == 2 and seen[0] == seen[1]             # (header, layout) of compress == of decompress
+    lay = seen[0][1]
+    assert len(lay.lengths) == header.streams and sum(lay.lengths) == len(data)
+    assert max(lay.lengths, default=0) - min(lay.lengths, default=0) <= 1
+    assert lay.join(lay.split(data, 7)) == data
+    with pytest.raises(ValueError, match="version"):
+        read_blob(blob[:4] + bytes([VERSION + 1]) + blob[5:])
+
+
 # ---------------------------------------------------------------- damaged blobs and wrong models
 
 SAMPLE = b"It is a truth universally acknowledged, that a single man in possession of a good fortune" * 3
@@ -344,3 +383,10 @@ def test_cli_ngram_and_dynamic_evaluation_round_trip(tmp_path, monkeypatch, caps
     with pytest.raises(SystemExit):
         compress.main(["compress", str(src), str(packed), "--ngram", "9"])
 
+
+
+def test_cli_runs_as_module():
+    res = subprocess.run([sys.executable, "-m", "llmbook_lib.compress", "--help"], capture_output=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr.decode()
+    assert b"python -m llmbook_lib.compress" in res.stdout and b"--ngram" in res.stdout

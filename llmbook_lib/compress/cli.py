@@ -1,0 +1,75 @@
+"""Command line of ``llmbook_lib.compress``, with a byte-level GPT from ``llmbook_lib.hub``::
+
+    python -m llmbook_lib.compress compress IN OUT [--model gpt-en-byte] [--ngram 7] [--dynamic]
+    python -m llmbook_lib.compress decompress IN OUT [--model gpt-en-byte] [--ngram 7]
+    python -m llmbook_lib.compress bench IN [OUT.json] [--model gpt-en-byte] [--ngram 7] [--dynamic]
+
+``--ngram N`` mixes in a byte N-gram counted on the model's training text (decompress needs the
+same N); ``--dynamic`` turns on dynamic evaluation (recorded in the blob). The hub is imported
+only when the command runs, so the compressor itself never depends on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .benchmark import bench
+from .core import LMCompressor
+from .predictor import DynamicEval
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmbook_lib.compress",
+                                     description="Lossless compression with a byte-level GPT from llmbook_lib.hub")
+    parser.add_argument("cmd", choices=["compress", "decompress", "bench"])
+    parser.add_argument("input")
+    parser.add_argument("output", nargs="?", help="output file (bench: optional JSON report)")
+    parser.add_argument("--model", default="gpt-en-byte", help="a byte-level model name from llmbook_lib.hub")
+    parser.add_argument("--streams", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ngram", type=int, default=0, metavar="N",
+                        help="mix in a byte N-gram (1..7) counted on the model's training text; "
+                             "decompress needs the same N")
+    parser.add_argument("--dynamic", action="store_true",
+                        help="dynamic evaluation: keep training a copy of the model on the bytes already "
+                             "coded (slower; the blob records it, decompress needs no flag)")
+    args = parser.parse_args(argv)
+    if args.cmd != "bench" and not args.output:
+        parser.error(f"{args.cmd} needs IN and OUT")
+    from .. import hub
+    model, _ = hub.pretrained(args.model)
+    side = None
+    if args.ngram:
+        from ..ngram import ByteNGram
+        try:
+            side = ByteNGram(hub.train_val_text(args.model)[0].encode("utf-8"), n=args.ngram)
+        except ValueError as e:
+            parser.error(f"--ngram: {e}")
+    comp = LMCompressor(model, streams=args.streams, threads=args.threads, progress=True, side=side,
+                        dynamic=DynamicEval() if args.dynamic else None)
+    with open(args.input, "rb") as f:
+        data = f.read()
+    if args.cmd == "compress":
+        out = comp.compress(data)
+    elif args.cmd == "decompress":
+        try:
+            out = comp.decompress(data)
+        except ValueError as e:
+            hint = " (on the command line: the same --ngram N as for compress)" if "side model" in str(e) else ""
+            print(f"error: {e}{hint}", file=sys.stderr)
+            return 1
+    else:
+        report = bench(data, comp)
+        print(json.dumps(report, indent=1))
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as f:
+                json.dump(report, f, indent=1)
+        return 0
+    with open(args.output, "wb") as f:
+        f.write(out)
+    s = comp.stats
+    print(f"{args.cmd}: {len(data):,} -> {len(out):,} bytes in {s['seconds']:.1f} s "
+          f"({s['kb_per_s']:.1f} KB/s of original data)", file=sys.stderr)
+    return 0

@@ -1,0 +1,177 @@
+"""``LMCompressor``: compress and decompress with a byte-level GPT.
+
+Both directions take their parameters from one ``BlobHeader``, their stream layout from
+``BlobHeader.layout()`` and their frequencies from one ``Predictor`` step (``_steps``), so the
+decoder replays the encoder exactly; they differ only in what they do with each step's
+frequencies (encode the known bytes, or decode them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder
+from ..device import eval_mode
+from .blob import BlobHeader, StreamLayout, f32, model_fingerprint, read_blob, side_fingerprint, write_blob
+from .predictor import DynamicEval, Predictor, torch_threads
+
+
+class LMCompressor:
+    """Lossless compressor driven by a byte-level ``GPT`` (vocab 256), trained or not.
+
+    ``compress(data) -> bytes`` and ``decompress(blob) -> bytes`` round-trip any input. The
+    data is cut into at most ``streams`` contiguous chunks of at least ``min_chunk`` bytes,
+    predicted in one batch (more streams: faster, slightly worse, since every chunk starts
+    cold). ``context`` (default the model's ``block_size``) is the longest context; when
+    the KV cache is full it keeps the last ``keep`` bytes (default ``context // 2``).
+    ``threads`` is fixed during coding and stored in the blob.
+
+    Two ways to predict better, both lossless because the decoder repeats them exactly:
+    ``side`` (e.g. an ``llmbook_lib.ngram.ByteNGram``: ``probs(context) -> (256,)`` floats,
+    ``context_bytes``, ``fingerprint()``) is mixed in with a weight learned online at rate
+    ``mix_lr``; ``dynamic`` (a ``DynamicEval``) fine-tunes a copy of the GPT on the bytes
+    already coded. The blob records both (the side model by fingerprint: decompressing needs
+    the same one). After each call, ``self.stats`` holds sizes, timings and the ideal code length.
+    """
+
+    def __init__(self, model, context: int | None = None, keep: int | None = None, streams: int = 64,
+                 min_chunk: int = 256, threads: int = 1, start_byte: int = 10, progress: bool = False,
+                 side=None, mix_lr: float = 0.05, dynamic: DynamicEval | None = None):
+        config = getattr(model, "config", None)
+        if config is None or getattr(config, "vocab_size", None) != 256:
+            raise ValueError("LMCompressor needs a byte-level GPT (config.vocab_size == 256), got "
+                             f"vocab_size={getattr(config, 'vocab_size', None)}; build it with GPTConfig(vocab_size=256)")
+        context = config.block_size if context is None else context
+        if not 1 <= context <= min(config.block_size, 65535):
+            raise ValueError(f"context must lie in 1..{config.block_size} (the model's block_size), got {context}")
+        keep = max(1, context // 2) if keep is None else keep
+        if not 1 <= keep <= context:
+            raise ValueError(f"keep must lie in 1..context={context}, got {keep}")
+        if not 1 <= streams <= 65535 or min_chunk < 1:
+            raise ValueError(f"streams must lie in 1..65535 and min_chunk >= 1, got {streams}, {min_chunk}")
+        if not 1 <= threads <= 255 or not 0 <= start_byte <= 255:
+            raise ValueError(f"threads must lie in 1..255 and start_byte in 0..255, got {threads}, {start_byte}")
+        if side is not None and not all(hasattr(side, a) for a in ("probs", "context_bytes", "fingerprint")):
+            raise ValueError("side must have probs(context: bytes) -> (256,) array, context_bytes and "
+                             "fingerprint(), e.g. llmbook_lib.ngram.ByteNGram(train_bytes)")
+        if not 0 < mix_lr < 1e6:
+            raise ValueError(f"mix_lr must be positive, got {mix_lr}")
+        if dynamic is not None and not dynamic.valid_for(config.block_size):
+            raise ValueError(f"DynamicEval needs lr > 0, every in 1..65535 and window in 1..{config.block_size} "
+                             f"(the model's block_size), got {dynamic}")
+        self.model, self.context, self.keep = model, context, keep
+        self.streams, self.min_chunk, self.threads = streams, min_chunk, threads
+        self.start_byte, self.progress = start_byte, progress
+        self.side, self.mix_lr = side, f32(mix_lr)
+        self.dynamic = None if dynamic is None else DynamicEval(f32(dynamic.lr), dynamic.every, dynamic.window)
+        self.fingerprint = model_fingerprint(model)
+        self.stats: dict = {}
+
+    # -- shared by both directions
+    def _header(self, data: bytes) -> BlobHeader:
+        """The header that ``compress(data)`` writes: this compressor's settings."""
+        n = len(data)
+        return BlobHeader(self.fingerprint, n, StreamLayout.count(n, self.streams, self.min_chunk), self.context,
+                          self.keep, self.threads, self.start_byte, hashlib.sha256(data).digest()[:8],
+                          side_fingerprint(self.side), self.mix_lr if self.side is not None else 0.0, self.dynamic)
+
+    def _check(self, header: BlobHeader) -> None:
+        """Raise ``ValueError`` unless this compressor can decode a blob with ``header``."""
+        if header.fingerprint != self.fingerprint:
+            raise ValueError(f"blob was compressed with a different model (fingerprint {header.fingerprint.hex()}, "
+                             f"this model is {self.fingerprint.hex()}); decompress with the same weights")
+        mine, theirs = side_fingerprint(self.side), header.side_fingerprint
+        if theirs != mine:
+            need = "no side model" if theirs is None else f"the side model with fingerprint {theirs.hex()}"
+            have = "none" if mine is None else mine.hex()
+            raise ValueError(f"blob was compressed with {need}, this compressor has {have}; "
+                             "pass the same side= (e.g. the same ByteNGram) to decompress")
+        header.check(self.model.config.block_size)
+
+    @contextlib.contextmanager
+    def _coding(self, threads: int):
+        with eval_mode(self.model), torch_threads(threads), torch.no_grad():
+            yield
+
+    def _predictor(self, header: BlobHeader, layout: StreamLayout) -> Predictor | None:
+        """The predictor for one call; build it inside ``_coding`` (a dynamic-evaluation copy of
+        the model must be taken in eval mode)."""
+        if not layout.lengths:
+            return None
+        return Predictor(self.model, header.context, header.keep, self.side, header.mix_lr, header.dynamic,
+                         min(layout.lengths))
+
+    def _steps(self, predictor: Predictor | None, layout: StreamLayout, hist: torch.Tensor, hist_np: np.ndarray,
+               desc: str):
+        """Yield ``(t, active, cdf)`` for every coding step; the caller makes sure column ``t + 1``
+        of ``hist`` and ``hist_np`` holds the step's bytes before asking for the next step."""
+        bar = tqdm(total=sum(layout.lengths), desc=desc, unit="B", unit_scale=True, disable=not self.progress,
+                   leave=False)
+        for t in range(layout.steps):
+            active = layout.active(t)                  # longer chunks come first
+            cdf = predictor.predict(t, hist, hist_np, active)
+            bar.update(active)
+            yield t, active, cdf
+            predictor.observe(t, hist, hist_np[:active, t + 1].astype(np.int64))
+        bar.close()
+
+    def compress(self, data: bytes) -> bytes:
+        data = bytes(data)
+        t0 = time.perf_counter()
+        header = self._header(data)
+        layout = header.layout()
+        hist_np = layout.split(data, header.start_byte)
+        hist = torch.from_numpy(hist_np).long().to(next(self.model.parameters()).device)
+        enc, ideal = ArithmeticEncoder(), 0.0
+        with self._coding(header.threads):
+            predictor = self._predictor(header, layout)
+            for t, active, cdf in self._steps(predictor, layout, hist, hist_np, "压缩"):
+                sym = hist[:active, t + 1:t + 2]
+                lo = cdf[:active].gather(1, sym)
+                hi = cdf[:active].gather(1, sym + 1)
+                ideal += float(torch.log2((hi - lo).double()).sum())
+                for a, b in zip(lo.view(-1).tolist(), hi.view(-1).tolist()):
+                    enc.encode_range(a, b, 1 << FREQ_BITS)
+        n = len(data)
+        payload = enc.finish() if n else b""
+        blob = write_blob(header, payload)
+        seconds = time.perf_counter() - t0
+        self.stats = {"original_bytes": n, "compressed_bytes": len(blob), "header_bytes": len(blob) - len(payload),
+                      "streams": header.streams, "ideal_bits": n * FREQ_BITS - ideal if n else 0.0,
+                      "bits_per_byte": 8 * len(blob) / n if n else float("nan"),
+                      "seconds": seconds, "kb_per_s": n / 1000 / seconds,
+                      "mix_weight": predictor.weight if predictor and self.side is not None else None,
+                      "dynamic_updates": predictor.updates if predictor else 0}
+        return blob
+
+    def decompress(self, blob: bytes) -> bytes:
+        t0 = time.perf_counter()
+        header, payload = read_blob(blob)
+        self._check(header)
+        layout = header.layout()
+        device = next(self.model.parameters()).device
+        hist_np = layout.empty(header.start_byte)
+        hist = torch.from_numpy(hist_np).long().to(device)
+        dec = ArithmeticDecoder(payload)
+        with self._coding(header.threads):
+            predictor = self._predictor(header, layout)
+            for t, active, cdf in self._steps(predictor, layout, hist, hist_np, "解压"):
+                syms = np.array([dec.decode(row) for row in cdf[:active].tolist()], dtype=np.int64)
+                hist_np[:active, t + 1] = syms
+                hist[:active, t + 1] = torch.from_numpy(syms).to(device)
+        out = layout.join(hist_np)
+        if hashlib.sha256(out).digest()[:8] != header.digest:
+            raise ValueError("decompressed bytes fail the checksum: this model computed different "
+                             "probabilities than when compressing (another machine, torch version or BLAS?) "
+                             "or the blob is corrupted")
+        seconds = time.perf_counter() - t0
+        n = header.length
+        self.stats = {"original_bytes": n, "compressed_bytes": len(blob), "streams": header.streams,
+                      "seconds": seconds, "kb_per_s": n / 1000 / seconds if seconds else float("nan")}
+        return out
