@@ -11,13 +11,14 @@
 #                   Debian's, so Debian's npm is installed only where no npm exists at all
 #
 # Each package is installed on its own: one that apt cannot install does not take the others
-# down. A failure is reported with the package's name and apt's reason, and the script still
-# exits 0, so that `make book` goes on and builds the site; `make browser` fails with its own
-# clear message if chromium is missing then.
+# down. A failure is reported with the package's name, apt's reason and what it costs, and the
+# script still exits 0, so that `make book` goes on: the site builds without chromium or the
+# fonts; `make browser` fails with its own clear message if chromium is missing then.
 set -uo pipefail
 
 have_chromium() { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
-have_fonts() { command -v fc-list >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; }
+# (not `fc-list | grep -q`: with pipefail, grep's early exit can fail the pipeline on SIGPIPE)
+have_fonts() { [ -n "$(fc-list : family 2>/dev/null | grep 'Noto Sans CJK')" ]; }
 have_npm() { command -v npm >/dev/null 2>&1; }
 
 missing=()
@@ -66,9 +67,11 @@ for pkg in "${missing[@]}"; do
   fi
 done
 
-if [ ${#failed[@]} -gt 0 ]; then
-  echo "system_deps.sh: not installed: ${failed[*]}. The site still builds;"
-  echo "  without chromium 'make browser' cannot run, without fonts-noto-cjk figures show boxes"
-  echo "  for Chinese, without npm the offline MathJax/widget assets cannot be fetched."
-fi
+for pkg in "${failed[@]}"; do
+  case "$pkg" in
+    chromium) echo "  without chromium the site still builds; only 'make browser' cannot run" ;;
+    fonts-noto-cjk) echo "  without fonts-noto-cjk the site still builds; figures drawn now show boxes for Chinese" ;;
+    npm) echo "  without npm the offline MathJax and widget scripts cannot be fetched: install Node.js with npm" ;;
+  esac
+done
 exit 0
