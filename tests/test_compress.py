@@ -1,4 +1,5 @@
 import itertools
+import lzma
 import math
 import os
 import random
@@ -26,7 +27,7 @@ def tiny_gpt(seed: int = 0, block_size: int = 16) -> GPT:
 
 @pytest.fixture(scope="module")
 def comp() -> LMCompressor:
-    return LMCompressor(tiny_gpt(), streams=4, min_chunk=16)
+    return LMCompressor(tiny_gpt(), streams=4, min_chunk=16, fallback=False)
 
 
 # ---------------------------------------------------------------- arithmetic coder alone
@@ -90,11 +91,11 @@ def test_round_trip_random_bytes_and_settings():
     data = random.Random(1).randbytes(700)
     model = tiny_gpt(1)
     for kw in [{"streams": 1}, {"streams": 8, "min_chunk": 8, "keep": 16}, {"streams": 3, "context": 8, "keep": 1}]:
-        c = LMCompressor(model, **kw)
+        c = LMCompressor(model, **kw, fallback=False)
         assert c.decompress(c.compress(data)) == data, kw
-    c = LMCompressor(model, threads=2, streams=5, min_chunk=4)      # the thread count travels in the blob
+    c = LMCompressor(model, threads=2, streams=5, min_chunk=4, fallback=False)      # the thread count travels in the blob
     blob = c.compress(data[:60])
-    assert LMCompressor(model, threads=1).decompress(blob) == data[:60]
+    assert LMCompressor(model, threads=1, fallback=False).decompress(blob) == data[:60]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -136,9 +137,9 @@ def test_threads_restored():
 def test_rejects_non_byte_models():
     torch.manual_seed(0)
     with pytest.raises(ValueError, match="vocab_size"):
-        LMCompressor(GPT(GPTConfig(vocab_size=100, block_size=8, n_layer=1, n_head=1, n_embd=8)))
+        LMCompressor(GPT(GPTConfig(vocab_size=100, block_size=8, n_layer=1, n_head=1, n_embd=8)), fallback=False)
     with pytest.raises(ValueError, match="context"):
-        LMCompressor(tiny_gpt(), context=17)
+        LMCompressor(tiny_gpt(), context=17, fallback=False)
 
 
 # ---------------------------------------------------------------- n-gram side model, mixing, dynamic evaluation
@@ -189,41 +190,41 @@ def test_round_trip_with_side_model_and_dynamic_evaluation(kw):
     model = tiny_gpt(4)
     kw = {**kw, "side": ByteNGram(TEXT, n=4)} if "side" in kw else kw
     before = model_fingerprint(model)
-    c = LMCompressor(model, streams=4, min_chunk=16, **kw)
+    c = LMCompressor(model, streams=4, min_chunk=16, **kw, fallback=False)
     for data in [TEXT[:300], b"", b"q", random.Random(3).randbytes(100)]:
         assert c.decompress(c.compress(data)) == data
     assert model_fingerprint(model) == before               # dynamic evaluation works on a copy
 
 
 def test_dynamic_evaluation_with_two_threads_replays_exactly():
-    c = LMCompressor(tiny_gpt(8), streams=2, min_chunk=8, threads=2, dynamic=DynamicEval(lr=1e-3, every=2, window=8))
+    c = LMCompressor(tiny_gpt(8), streams=2, min_chunk=8, threads=2, dynamic=DynamicEval(lr=1e-3, every=2, window=8), fallback=False)
     assert c.decompress(c.compress(TEXT[:32])) == TEXT[:32]
 
 
 def test_mixing_with_ngram_and_dynamic_evaluation_shrink_the_blob():
     model, data = tiny_gpt(5), TEXT[:600]
-    plain = len(LMCompressor(model, streams=2, min_chunk=16).compress(data))
-    mixed = LMCompressor(model, streams=2, min_chunk=16, side=ByteNGram(TEXT[600:], n=5))
+    plain = len(LMCompressor(model, streams=2, min_chunk=16, fallback=False).compress(data))
+    mixed = LMCompressor(model, streams=2, min_chunk=16, side=ByteNGram(TEXT[600:], n=5), fallback=False)
     assert len(mixed.compress(data)) < 0.6 * plain          # the n-gram knows this text; the GPT is untrained
     assert mixed.stats["mix_weight"] < 0.2                  # and the mixer learned to trust it
-    dyn = LMCompressor(model, streams=2, min_chunk=16, dynamic=DynamicEval(lr=3e-3, every=4, window=16))
+    dyn = LMCompressor(model, streams=2, min_chunk=16, dynamic=DynamicEval(lr=3e-3, every=4, window=16), fallback=False)
     assert len(dyn.compress(data)) < 0.95 * plain
     assert dyn.stats["dynamic_updates"] == 300 // 4
 
 
 def test_side_model_must_match():
     model = tiny_gpt(6)
-    blob = LMCompressor(model, side=ByteNGram(TEXT, n=3), min_chunk=16).compress(TEXT[:100])
+    blob = LMCompressor(model, side=ByteNGram(TEXT, n=3), min_chunk=16, fallback=False).compress(TEXT[:100])
     with pytest.raises(ValueError, match="side model"):
-        LMCompressor(model).decompress(blob)
+        LMCompressor(model, fallback=False).decompress(blob)
     with pytest.raises(ValueError, match="side model"):
-        LMCompressor(model, side=ByteNGram(TEXT, n=4)).decompress(blob)
+        LMCompressor(model, side=ByteNGram(TEXT, n=4), fallback=False).decompress(blob)
     with pytest.raises(ValueError, match="side model"):
-        LMCompressor(model, side=ByteNGram(TEXT, n=3)).decompress(LMCompressor(model).compress(TEXT[:100]))
+        LMCompressor(model, side=ByteNGram(TEXT, n=3), fallback=False).decompress(LMCompressor(model, fallback=False).compress(TEXT[:100]))
     with pytest.raises(ValueError, match="side must"):
-        LMCompressor(model, side=object())
+        LMCompressor(model, side=object(), fallback=False)
     with pytest.raises(ValueError, match="DynamicEval"):
-        LMCompressor(model, dynamic=DynamicEval(window=17))
+        LMCompressor(model, dynamic=DynamicEval(window=17), fallback=False)
 
 
 # ---------------------------------------------------------------- one blob format, one stream layout
@@ -251,7 +252,7 @@ def test_compress_and_decompress_share_one_header_and_layout(monkeypatch, kw, da
         return seen[-1][1]
 
     monkeypatch.setattr(BlobHeader, "layout", spy)
-    c = LMCompressor(tiny_gpt(10), **kw)
+    c = LMCompressor(tiny_gpt(10), **kw, fallback=False)
     blob = c.compress(data)
     header, payload = read_blob(blob)
     assert header == c._header(data) and write_blob(header, payload) == blob
@@ -272,7 +273,7 @@ SAMPLE = b"It is a truth universally acknowledged, that a single man in possessi
 
 def test_wrong_model_raises(comp):
     blob = comp.compress(SAMPLE)
-    other = LMCompressor(tiny_gpt(seed=5), streams=4, min_chunk=16)
+    other = LMCompressor(tiny_gpt(seed=5), streams=4, min_chunk=16, fallback=False)
     assert model_fingerprint(other.model) != comp.fingerprint
     with pytest.raises(ValueError, match="different model"):
         other.decompress(blob)
@@ -310,8 +311,8 @@ def test_wrong_bits_with_valid_crc_still_caught_by_checksum(comp):
 def test_decompress_in_a_fresh_process(tmp_path):
     model = tiny_gpt(7)
     data = "跨进程解码必须逐位一致。The decoder must replay the encoder bit for bit.\n".encode() * 6
-    blob = LMCompressor(model, streams=3, min_chunk=32).compress(data)
-    dyn = LMCompressor(model, streams=3, min_chunk=32, dynamic=DynamicEval(lr=1e-3, every=8, window=16))
+    blob = LMCompressor(model, streams=3, min_chunk=32, fallback=False).compress(data)
+    dyn = LMCompressor(model, streams=3, min_chunk=32, dynamic=DynamicEval(lr=1e-3, every=8, window=16), fallback=False)
     torch.save(model.state_dict(), tmp_path / "w.pt")
     (tmp_path / "blob").write_bytes(blob)
     (tmp_path / "dyn").write_bytes(dyn.compress(data))       # the Adam updates must replay exactly too
@@ -321,8 +322,8 @@ from llmbook_lib.transformer import GPT, GPTConfig
 from llmbook_lib.compress import LMCompressor
 m = GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32))
 m.load_state_dict(torch.load({str(tmp_path / 'w.pt')!r}))
-out = LMCompressor(m.eval()).decompress(open({str(tmp_path / 'blob')!r}, 'rb').read())
-assert LMCompressor(m).decompress(open({str(tmp_path / 'dyn')!r}, 'rb').read()) == out
+out = LMCompressor(m.eval(), fallback=False).decompress(open({str(tmp_path / 'blob')!r}, 'rb').read())
+assert LMCompressor(m, fallback=False).decompress(open({str(tmp_path / 'dyn')!r}, 'rb').read()) == out
 sys.stdout.buffer.write(out)
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -390,3 +391,32 @@ def test_cli_runs_as_module():
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=False)
     assert res.returncode == 0, res.stderr.decode()
     assert b"python -m llmbook_lib.compress" in res.stdout and b"--ngram" in res.stdout
+
+
+def test_never_expands_beyond_the_header(comp):
+    """Where the model loses, the blob holds the bytes stored or xz-coded, and says so."""
+    comp = LMCompressor(comp.model, streams=4, min_chunk=16)          # fallback on (the default)
+    noise = random.Random(3).randbytes(3000)
+    blob = comp.compress(noise)
+    assert comp.stats["coder"] == "stored" and comp.stats["lm_bytes"] > len(noise)
+    assert len(blob) - len(noise) == comp.stats["header_bytes"] <= 48
+    assert comp.decompress(blob) == noise and comp.stats["coder"] == "stored"
+    repetitive = b"abcdefgh" * 2000                    # xz codes this in a few dozen bytes
+    blob = comp.compress(repetitive)
+    assert len(blob) <= len(lzma.compress(repetitive, preset=9 | lzma.PRESET_EXTREME)) + 48
+    assert comp.decompress(blob) == repetitive
+    for data in (noise[:100], repetitive[:500], "人民日报".encode() * 50):
+        blob = comp.compress(data)
+        assert len(blob) <= len(data) + 48 and comp.decompress(blob) == data
+
+
+def test_fallback_off_keeps_the_model_blob_and_corrupt_fallback_is_refused(comp):
+    noise = random.Random(4).randbytes(1000)
+    pure = comp                                                       # the fixture: fallback off
+    blob = pure.compress(noise)
+    assert pure.stats["coder"] == "lm" and len(blob) == pure.stats["lm_bytes"]
+    stored = LMCompressor(comp.model, streams=4, min_chunk=16).compress(noise)
+    bad = bytearray(stored)
+    bad[-10] ^= 1                                       # inside the stored bytes
+    with pytest.raises(ValueError, match="checksum|corrupted"):
+        pure.decompress(bytes(bad))

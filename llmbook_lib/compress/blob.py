@@ -5,7 +5,10 @@ Blob format (little-endian): header ``magic "LLMZ" | version u8 | model fingerpr
 original length u64 | streams u16 | context u16 | keep u16 | threads u8 | freq bits u8 |
 start byte u8 | sha256(original)[:8] | flags u8``, then (flag 1) ``side-model fingerprint
 8 B | mixing rate f32``, then (flag 2) ``dynamic-evaluation lr f32 | every u16 | window u16``,
-then the arithmetic code, then crc32 of everything before it. A truncated blob or a flipped
+then the payload, then crc32 of everything before it. The payload is the arithmetic code, or,
+where the model would lose (flag 4) the original bytes stored as they are, or (flag 8) the
+original bytes coded by xz (``lzma``, preset 9e): the compressor keeps whichever blob is
+smallest, so a blob is never more than the header longer than the input. A truncated blob or a flipped
 bit raises ``ValueError``; so does a wrong model (checked by the compressor against
 ``BlobHeader.fingerprint``).
 
@@ -34,7 +37,8 @@ VERSION = 2
 _HEADER = struct.Struct("<4sB8sQHHHBBB8sB")     # ... | sha256[:8] | flags
 _SIDE = struct.Struct("<8sf")                           # flag 1: side fingerprint, mixing rate
 _DYNAMIC = struct.Struct("<fHH")                        # flag 2: lr, every, window
-_FLAG_SIDE, _FLAG_DYNAMIC = 1, 2
+_FLAG_SIDE, _FLAG_DYNAMIC, _FLAG_STORED, _FLAG_XZ = 1, 2, 4, 8
+CODERS = ("lm", "stored", "xz")                         # what a payload holds; see the flags
 _CRC = struct.Struct("<I")
 
 
@@ -120,6 +124,7 @@ class BlobHeader:
     mix_lr: float = 0.0              # stored only with a side model (0.0 without)
     dynamic: DynamicEval | None = None
     freq_bits: int = FREQ_BITS
+    coder: str = "lm"                # "lm" (arithmetic code), "stored" or "xz": see CODERS
 
     def layout(self) -> StreamLayout:
         """The stream layout that both compress and decompress iterate over."""
@@ -127,6 +132,7 @@ class BlobHeader:
 
     def pack(self) -> bytes:
         flags = (_FLAG_SIDE if self.side_fingerprint is not None else 0) | (_FLAG_DYNAMIC if self.dynamic else 0)
+        flags |= {"lm": 0, "stored": _FLAG_STORED, "xz": _FLAG_XZ}[self.coder]
         out = _HEADER.pack(MAGIC, VERSION, self.fingerprint, self.length, self.streams, self.context, self.keep,
                            self.threads, self.freq_bits, self.start_byte, self.digest, flags)
         if self.side_fingerprint is not None:
@@ -141,7 +147,7 @@ class BlobHeader:
         if (n == 0) != (N == 0) or not 1 <= self.keep <= self.context or self.context > block_size \
                 or self.freq_bits != FREQ_BITS or self.threads < 1 or (N and n // N < 1) \
                 or (self.side_fingerprint is not None and not 0 < self.mix_lr < 1e6) \
-                or (d and not d.valid_for(block_size)):
+                or (d and not d.valid_for(block_size)) or self.coder not in CODERS:
             raise ValueError("blob header holds inconsistent parameters: corrupted blob")
 
 
@@ -168,7 +174,8 @@ def read_blob(blob: bytes) -> tuple[BlobHeader, bytes]:
     _, _, fp, n, N, context, keep, threads, freq_bits, start, digest, flags = _HEADER.unpack_from(blob)
     pos = _HEADER.size
     side_fp, mix_lr, dynamic = None, 0.0, None
-    if flags & ~(_FLAG_SIDE | _FLAG_DYNAMIC) or len(blob) < pos + _CRC.size + (
+    if flags & ~(_FLAG_SIDE | _FLAG_DYNAMIC | _FLAG_STORED | _FLAG_XZ) \
+            or flags & _FLAG_STORED and flags & _FLAG_XZ or len(blob) < pos + _CRC.size + (
             _SIDE.size if flags & _FLAG_SIDE else 0) + (_DYNAMIC.size if flags & _FLAG_DYNAMIC else 0):
         raise ValueError("blob header holds unknown flags or is cut short: corrupted blob")
     if flags & _FLAG_SIDE:
@@ -177,5 +184,7 @@ def read_blob(blob: bytes) -> tuple[BlobHeader, bytes]:
     if flags & _FLAG_DYNAMIC:
         dynamic = DynamicEval(*_DYNAMIC.unpack_from(blob, pos))
         pos += _DYNAMIC.size
-    header = BlobHeader(fp, n, N, context, keep, threads, start, digest, side_fp, mix_lr, dynamic, freq_bits)
+    coder = "stored" if flags & _FLAG_STORED else "xz" if flags & _FLAG_XZ else "lm"
+    header = BlobHeader(fp, n, N, context, keep, threads, start, digest, side_fp, mix_lr, dynamic, freq_bits,
+                        coder)
     return header, blob[pos:-_CRC.size]

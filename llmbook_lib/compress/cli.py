@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.output, "wb") as f:
         f.write(out)
     s = comp.stats
+    coded = {"lm": f"coded by {args.model}", "stored": "stored as is", "xz": "coded by xz"}[s["coder"]]
+    why = (f"; the model's own code would take {s['lm_bytes']:,} bytes"
+           if args.cmd == "compress" and s["coder"] != "lm" else "")
     print(f"{args.cmd}: {len(data):,} -> {len(out):,} bytes in {s['seconds']:.1f} s "
-          f"({s['kb_per_s']:.1f} KB/s of original data)", file=sys.stderr)
+          f"({s['kb_per_s']:.1f} KB/s of original data; {coded}{why})", file=sys.stderr)
     return 0

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import lzma
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -38,11 +40,17 @@ class LMCompressor:
     ``mix_lr``; ``dynamic`` (a ``DynamicEval``) fine-tunes a copy of the GPT on the bytes
     already coded. The blob records both (the side model by fingerprint: decompressing needs
     the same one). After each call, ``self.stats`` holds sizes, timings and the ideal code length.
+
+    A model knows only what it has seen: on bytes unlike its training text (random bytes, another
+    language) the arithmetic code can be longer than the input. With ``fallback`` (the default)
+    the blob then stores the bytes as they are, or coded by xz, whichever is smallest, and says
+    so in its header (``stats["coder"]``; ``stats["lm_bytes"]`` is the model's own blob size).
     """
 
     def __init__(self, model, context: int | None = None, keep: int | None = None, streams: int = 64,
                  min_chunk: int = 256, threads: int = 1, start_byte: int = 10, progress: bool = False,
-                 side=None, mix_lr: float = 0.05, dynamic: DynamicEval | None = None):
+                 side=None, mix_lr: float = 0.05, dynamic: DynamicEval | None = None,
+                 fallback: bool = True):
         config = getattr(model, "config", None)
         if config is None or getattr(config, "vocab_size", None) != 256:
             raise ValueError("LMCompressor needs a byte-level GPT (config.vocab_size == 256), got "
@@ -71,6 +79,7 @@ class LMCompressor:
         self.side, self.mix_lr = side, f32(mix_lr)
         self.dynamic = None if dynamic is None else DynamicEval(f32(dynamic.lr), dynamic.every, dynamic.window)
         self.fingerprint = model_fingerprint(model)
+        self.fallback = fallback
         self.stats: dict = {}
 
     # -- shared by both directions
@@ -140,9 +149,15 @@ class LMCompressor:
                     enc.encode_range(a, b, 1 << FREQ_BITS)
         n = len(data)
         payload = enc.finish() if n else b""
-        blob = write_blob(header, payload)
+        blob = lm_blob = write_blob(header, payload)
+        if self.fallback and n:
+            for coder, body in (("xz", lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)), ("stored", data)):
+                other = write_blob(replace(header, coder=coder), body)
+                if len(other) < len(blob):
+                    blob, payload = other, body
         seconds = time.perf_counter() - t0
         self.stats = {"original_bytes": n, "compressed_bytes": len(blob), "header_bytes": len(blob) - len(payload),
+                      "coder": read_blob(blob)[0].coder, "lm_bytes": len(lm_blob),
                       "streams": header.streams, "ideal_bits": n * FREQ_BITS - ideal if n else 0.0,
                       "bits_per_byte": 8 * len(blob) / n if n else float("nan"),
                       "seconds": seconds, "kb_per_s": n / 1000 / seconds,
@@ -150,9 +165,24 @@ class LMCompressor:
                       "dynamic_updates": predictor.updates if predictor else 0}
         return blob
 
+    def _unwrap(self, header: BlobHeader, payload: bytes, t0: float, size: int) -> bytes:
+        """The original bytes of a blob whose payload the model did not code."""
+        try:
+            out = payload if header.coder == "stored" else lzma.decompress(payload)
+        except lzma.LZMAError:
+            raise ValueError("the blob's xz payload is corrupted") from None
+        if len(out) != header.length or hashlib.sha256(out).digest()[:8] != header.digest:
+            raise ValueError(f"the blob's {header.coder} payload fails the checksum: corrupted blob")
+        seconds = time.perf_counter() - t0
+        self.stats = {"original_bytes": len(out), "compressed_bytes": size, "coder": header.coder,
+                      "seconds": seconds, "kb_per_s": len(out) / 1000 / seconds if seconds else float("nan")}
+        return out
+
     def decompress(self, blob: bytes) -> bytes:
         t0 = time.perf_counter()
         header, payload = read_blob(blob)
+        if header.coder != "lm":                   # stored or xz: no model needed
+            return self._unwrap(header, payload, t0, len(blob))
         self._check(header)
         layout = header.layout()
         device = next(self.model.parameters()).device
@@ -173,5 +203,5 @@ class LMCompressor:
         seconds = time.perf_counter() - t0
         n = header.length
         self.stats = {"original_bytes": n, "compressed_bytes": len(blob), "streams": header.streams,
-                      "seconds": seconds, "kb_per_s": n / 1000 / seconds if seconds else float("nan")}
+                      "coder": "lm", "seconds": seconds, "kb_per_s": n / 1000 / seconds if seconds else float("nan")}
         return out
