@@ -16,12 +16,14 @@ def _title(cells) -> str:
                  for line in c.source.splitlines() if line.startswith("# ")), "")
 
 
+def _paths() -> list[Path]:
+    return sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
 def recorded() -> list[dict]:
     """The wall times `make execute` stamped into every notebook (llmbook.executed)."""
     rows = []
-    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
+    for path in _paths():
         nb = nbformat.read(path, as_version=4)
         done = nb.metadata.get("llmbook", {}).get("executed")
         if not done:
@@ -33,9 +35,7 @@ def recorded() -> list[dict]:
 
 def run(timeout: int = 600) -> list[dict]:
     rows = []
-    for path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
+    for path in _paths():
         nb = nbformat.read(path, as_version=4)
         t0 = time.perf_counter()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
