@@ -29,8 +29,8 @@ import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from llmbook_lib.compress import DynamicEval, LMCompressor, bench  # noqa: E402
+from llmbook_lib.compress.ngram import ByteNGram  # noqa: E402
 from llmbook_lib.hub import RECIPES, WEIGHTS_DIR, manifest_entry, pretrained, train_val_text  # noqa: E402
-from llmbook_lib.ngram import ByteNGram  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
 MIX_N = 7      # mixed with a GPT, the highest-order n-gram wins (the GPT covers its overconfident sparse contexts)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from llmbook_lib.transformer import GPT, GPTConfig  # noqa: E402
+from llmbook_lib.models.transformer import GPT, GPTConfig  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
 

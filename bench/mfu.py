@@ -1,4 +1,4 @@
-"""Model FLOPs utilisation of llmbook_lib.train for a 6-layer, width-384, context-256 GPT.
+"""Model FLOPs utilisation of llmbook_lib.training.train for a 6-layer, width-384, context-256 GPT.
 
 MFU = achieved model FLOP/s / the matmul rate of the same dtype on the same machine, measured in
 the same run (before and after the training runs, averaged): the best of square products and of the model's own products (activations times
@@ -7,7 +7,7 @@ kernels happen to do: ``GPT.flops_per_token()``, 6 N per token for the weights (
 backward; N excludes the position table, the tied token embedding is counted once, as in
 nanoGPT) plus 12 L d T per token for attention scores and their weighted sum.
 
-Each setting trains through ``llmbook_lib.train.train`` on Shakespeare windows; the first steps
+Each setting trains through ``llmbook_lib.training.train.train`` on Shakespeare windows; the first steps
 (warm-up, and compilation when ``compile=True``) are excluded from the timing and their time is
 reported separately.
 
@@ -24,9 +24,9 @@ import torch
 
 from llmbook_lib.data import RandomBatches, split_train_val
 from llmbook_lib.data.corpora import tiny_shakespeare
-from llmbook_lib.tokenize import CharTokenizer
-from llmbook_lib.train import TrainConfig, train
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.transformer import GPT, GPTConfig
+from llmbook_lib.text.tokenize import CharTokenizer
+from llmbook_lib.training.train import TrainConfig, train
 
 OUT = Path(__file__).parent / "results"
 N_LAYER, N_HEAD, N_EMBD, BLOCK = 6, 6, 384, 256

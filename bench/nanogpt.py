@@ -6,8 +6,8 @@ no biases) and reports validation loss 1.88. Here:
 
 * ``reference``: that exact configuration, trained by a minimal hand-written loop (the loop a
   reader would write from the paper);
-* ``library``: the same configuration through ``llmbook_lib.train`` (what our loop costs);
-* ``two_layers``, ``one_layer``, ``one_layer_short``: ``llmbook_lib.train`` with other choices.
+* ``library``: the same configuration through ``llmbook_lib.training.train`` (what our loop costs);
+* ``two_layers``, ``one_layer``, ``one_layer_short``: ``llmbook_lib.training.train`` with other choices.
   With only about a minute of CPU, a shallower model that takes more, larger steps at a higher
   learning rate learns more than the 4-layer one (compute-optimal scaling in miniature).
 
@@ -37,9 +37,9 @@ import torch
 from llmbook_lib.data import RandomBatches, split_train_val
 from llmbook_lib.data.corpora import tiny_shakespeare
 from llmbook_lib.hub import validation_loss
-from llmbook_lib.tokenize import CharTokenizer
-from llmbook_lib.train import TrainConfig, make_optimizer, train
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.transformer import GPT, GPTConfig
+from llmbook_lib.text.tokenize import CharTokenizer
+from llmbook_lib.training.train import TrainConfig, make_optimizer, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_loop import minimal_loop  # noqa: E402
@@ -70,7 +70,7 @@ class Recipe:
 
 RECIPES = {r.name: r for r in [
     Recipe("reference", "nanoGPT's CPU configuration, minimal loop", library=False),
-    Recipe("library", "the same configuration through llmbook_lib.train (fused AdamW)"),
+    Recipe("library", "the same configuration through llmbook_lib.training.train (fused AdamW)"),
     Recipe("two_layers", "2 layers, batch 32, lr 6e-3 to 6e-4, 700 steps", steps=700, batch=32, n_layer=2,
            lr=6e-3, min_lr=6e-4, warmup=50, eval_every=100),
     Recipe("one_layer", "1 layer, batch 32, lr 6e-3 to 6e-4, 1200 steps", steps=1200, batch=32, n_layer=1,

@@ -40,10 +40,10 @@ def main() -> None:
     (OUT / "bench.json").write_text(json.dumps({"machine": machine, "train_loop": loop, "notebooks": rows},
                                                indent=1, ensure_ascii=False))
     lines = [f"# Benchmarks ({machine['date']}, {machine['cpus']} CPUs, torch {machine['torch']})", "",
-             "## Training loop: llmbook_lib.train vs a minimal hand-written loop", "",
+             "## Training loop: llmbook_lib.training.train vs a minimal hand-written loop", "",
              "| loop | tokens/s (per round) |", "|---|---|",
              f"| minimal | {', '.join(f'{t:,.0f}' for t in loop['minimal_tokens_per_s'])} |",
-             f"| llmbook_lib.train | {', '.join(f'{t:,.0f}' for t in loop['library_tokens_per_s'])} |", "",
+             f"| llmbook_lib.training.train | {', '.join(f'{t:,.0f}' for t in loop['library_tokens_per_s'])} |", "",
              f"Ratio of medians (library / minimal): **{loop['ratio_median']:.3f}**", "",
              "## Notebooks (fresh kernel, wall time)", "", "| notebook | seconds |", "|---|---|"]
     lines += [f"| {r['notebook']} | {r['seconds']} |" for r in rows]

@@ -1,4 +1,4 @@
-"""Training-loop overhead: llmbook_lib.train vs a minimal hand-written PyTorch loop.
+"""Training-loop overhead: llmbook_lib.training.train vs a minimal hand-written PyTorch loop.
 
 Same model, same batches, same optimizer, schedule and clipping; rounds alternate A, B, A, B so
 that the noise of a shared machine hits both. Reports tokens/s of each and their ratio.
@@ -12,8 +12,8 @@ import time
 import torch
 
 from llmbook_lib.data import RandomBatches
-from llmbook_lib.train import TrainConfig, make_optimizer, train
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.transformer import GPT, GPTConfig
+from llmbook_lib.training.train import TrainConfig, make_optimizer, train
 
 CFG = GPTConfig(vocab_size=256, block_size=128, n_layer=4, n_head=4, n_embd=128)
 BATCH, STEPS, ROUNDS = 16, 40, 4

@@ -24,7 +24,7 @@ A sample chosen by kind (the expensive checks; `--full` runs them on every page)
   - every page with stored widgets: (c) every ipywidgets view rendered (a tqdm.auto bar is a
     .widget-hprogress), and (m) at 390 px every progress bar keeps a visible width, has a
     visible label beside it, and nothing in its row runs past the row;
-  - every page with an attention explorer: (c') every explorer (llmbook_lib.explorer,
+  - every page with an attention explorer: (c') every explorer (llmbook_lib.viz.explorer,
     self-contained HTML/JS) rendered and responds without a kernel: hovering/clicking a token
     changes its top-k list, a layer/head/temperature change redraws different weights, a view
     toggle switches heatmap/lines, one row label per query and one column label per key
@@ -257,7 +257,7 @@ JS_WIDGET_STATE = r"""
 }
 """
 
-# State of every attention explorer on the page (see llmbook_lib/static/attention_explorer.js).
+# State of every attention explorer on the page (see llmbook_lib/viz/static/attention_explorer.js).
 JS_EXPLORER_STATE = r"""
 () => Array.from(document.querySelectorAll('.llmb-attn')).map(r => {
   const svg = r.querySelector('svg.llmb-attn-svg');

@@ -6,8 +6,8 @@ import sys
 import torch
 
 from llmbook_lib.data import RandomBatches
-from llmbook_lib.train import TrainConfig, train
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.transformer import GPT, GPTConfig
+from llmbook_lib.training.train import TrainConfig, train
 
 torch.set_num_threads(1)
 

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmbook_lib.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
+from llmbook_lib.models.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
 
 
 @given(B=st.integers(1, 3), H=st.integers(1, 4), Tq=st.integers(1, 9), Tk=st.integers(1, 9),

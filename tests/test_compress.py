@@ -12,10 +12,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmbook_lib.arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder, cdf_from_probs, quantize_probs
 from llmbook_lib.compress import DynamicEval, LMCompressor, baseline_bits_per_byte, model_fingerprint, torch_threads
-from llmbook_lib.ngram import ByteNGram
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.compress.arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder, cdf_from_probs, quantize_probs
+from llmbook_lib.compress.ngram import ByteNGram
+from llmbook_lib.models.transformer import GPT, GPTConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -318,8 +318,8 @@ def test_decompress_in_a_fresh_process(tmp_path):
     (tmp_path / "dyn").write_bytes(dyn.compress(data))       # the Adam updates must replay exactly too
     script = f"""
 import sys, torch
-from llmbook_lib.transformer import GPT, GPTConfig
 from llmbook_lib.compress import LMCompressor
+from llmbook_lib.models.transformer import GPT, GPTConfig
 m = GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32))
 m.load_state_dict(torch.load({str(tmp_path / 'w.pt')!r}))
 out = LMCompressor(m.eval(), fallback=False).decompress(open({str(tmp_path / 'blob')!r}, 'rb').read())

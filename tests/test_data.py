@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from llmbook_lib import data
-from llmbook_lib.tokenize import CharTokenizer
+from llmbook_lib.text.tokenize import CharTokenizer
 
 
 def test_corpora_load_offline_with_expected_sizes():

@@ -3,7 +3,7 @@ import random
 import numpy as np
 import torch
 
-from llmbook_lib.device import autocast, get_device, seed_everything
+from llmbook_lib.runtime.device import autocast, get_device, seed_everything
 
 
 def test_seed_everything_repeats_all_generators():
@@ -33,7 +33,7 @@ def test_autocast_bf16_on_cpu_only_when_asked():
 
 def test_eval_mode_restores_the_mode_even_on_error():
     import torch.nn as nn
-    from llmbook_lib.device import eval_mode
+    from llmbook_lib.runtime.device import eval_mode
 
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
     with eval_mode(model):

@@ -39,7 +39,7 @@ def test_stamped_notebook_is_fresh(book, capsys):
 
 
 def test_one_changed_library_line_makes_it_stale(book, capsys):
-    module = book / "llmbook_lib" / "attention.py"
+    module = book / "llmbook_lib" / "models" / "attention.py"
     module.write_text(module.read_text(encoding="utf-8") + "\n# one more line\n",
                       encoding="utf-8")
     assert freshness.main(["check"]) == 1

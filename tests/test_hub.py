@@ -7,12 +7,12 @@ import torch
 
 from llmbook_lib import data, hub
 from llmbook_lib import train as training
-from llmbook_lib.bertlike import BertConfig, BertLike
 from llmbook_lib.data.pretraining import BertBatches, encode_documents
-from llmbook_lib.pretrain import BertVocab
-from llmbook_lib.tokenize import CharTokenizer
-from llmbook_lib.train import TrainConfig
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.data.pretraining import BertVocab
+from llmbook_lib.models.bertlike import BertConfig, BertLike
+from llmbook_lib.models.transformer import GPT, GPTConfig
+from llmbook_lib.text.tokenize import CharTokenizer
+from llmbook_lib.training.train import TrainConfig
 
 TINY = hub.Recipe("tiny-test", "1-layer test model", corpus="tiny_shakespeare", tokenizer="char", max_vocab=None,
                   model=GPTConfig(vocab_size=0, block_size=16, n_layer=1, n_head=2, n_embd=16),
@@ -159,7 +159,7 @@ def test_mlm_nsp_metrics_counts_and_restores_mode():
 
 
 def test_shipped_bert_encoder_reports_its_metrics_and_fills_a_sentence_end():
-    from llmbook_lib.cloze import fill_blanks
+    from llmbook_lib.viz.cloze import fill_blanks
     model, vocab = hub.pretrained("bert-zh-char", retrain=False)
     metric = hub.manifest_entry("bert-zh-char")["metric"]
     assert metric["nsp_accuracy"] > 0.6 and metric["mask_accuracy"] > 0.05    # above chance / unigram (~4%)
@@ -167,7 +167,7 @@ def test_shipped_bert_encoder_reports_its_metrics_and_fills_a_sentence_end():
 
 
 def test_validation_loss_reads_val_tokens_when_called(monkeypatch):
-    """Patching llmbook_lib.train.VAL_TOKENS changes what validation_loss (re-exported by hub)
+    """Patching llmbook_lib.training.train.VAL_TOKENS changes what validation_loss (re-exported by hub)
     scores: the default is not bound when the function is defined."""
     model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16))
     ids = torch.randint(0, 16, (400,), generator=torch.Generator().manual_seed(0))

@@ -5,12 +5,12 @@ without the cache pick the same tokens."""
 import pytest
 import torch
 
-from llmbook_lib.attention import KVCache
-from llmbook_lib.decoding import beam_search, greedy_decode
-from llmbook_lib.layers import EncoderLayer
-from llmbook_lib.position import POS_ENCODINGS, RotaryEmbedding
-from llmbook_lib.sampling import generate
-from llmbook_lib.transformer import GPT, Embedder, GPTConfig, Transformer, TransformerConfig
+from llmbook_lib.models.attention import KVCache
+from llmbook_lib.models.decoding import beam_search, greedy_decode
+from llmbook_lib.models.layers import EncoderLayer
+from llmbook_lib.models.position import POS_ENCODINGS, RotaryEmbedding
+from llmbook_lib.models.sampling import generate
+from llmbook_lib.models.transformer import GPT, Embedder, GPTConfig, Transformer, TransformerConfig
 
 POS = [p for p in POS_ENCODINGS if p != "none"]          # learned, sinusoidal, rope
 CHUNKS = [3, 1, 1, 2, 1, 4, 1, 1, 1, 2]                  # a prompt, then one or a few tokens per call

@@ -1,4 +1,4 @@
-"""The Transformer layers (llmbook_lib.layers) against PyTorch's own, and the masks they obey.
+"""The Transformer layers (llmbook_lib.models.layers) against PyTorch's own, and the masks they obey.
 
 Mask conventions differ: ours are bool with True = "may attend"; torch's ``*_key_padding_mask``
 and bool ``*_mask`` use True = "NOT allowed". Every comparison below converts with ``~``.
@@ -11,9 +11,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from llmbook_lib.attention import causal_mask, padding_mask
-from llmbook_lib.layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
-from llmbook_lib.transformer import Transformer, TransformerConfig
+from llmbook_lib.models.attention import causal_mask, padding_mask
+from llmbook_lib.models.layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
+from llmbook_lib.models.transformer import Transformer, TransformerConfig
 
 D, H, D_FF = 16, 4, 40
 TOL = dict(atol=1e-5, rtol=1e-5)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from llmbook_lib.attention import MultiHeadAttention
-from llmbook_lib.position import (
+from llmbook_lib.models.attention import MultiHeadAttention
+from llmbook_lib.models.position import (
     POS_ENCODINGS,
     LearnedPositionalEncoding,
     RotaryEmbedding,
@@ -13,7 +13,7 @@ from llmbook_lib.position import (
     relative_similarity,
     sinusoidal_encoding,
 )
-from llmbook_lib.transformer import Encoder, Transformer, TransformerConfig
+from llmbook_lib.models.transformer import Encoder, Transformer, TransformerConfig
 
 
 # --- sinusoidal --------------------------------------------------------------------------------

@@ -5,10 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmbook_lib.attention import causal_mask
-from llmbook_lib.bertlike import BertConfig, BertLike
-from llmbook_lib.layers import EncoderLayer
-from llmbook_lib.pretrain import (
+from llmbook_lib.data.pretraining import (
     BertVocab,
     causal_lm_batch,
     mlm_mask,
@@ -17,9 +14,11 @@ from llmbook_lib.pretrain import (
     permutation_masks,
     random_orders,
     split_sentences,
-    two_stream_layer,
 )
-from llmbook_lib.tokenize import CharTokenizer
+from llmbook_lib.models.attention import causal_mask
+from llmbook_lib.models.bertlike import BertConfig, BertLike, two_stream_layer
+from llmbook_lib.models.layers import EncoderLayer
+from llmbook_lib.text.tokenize import CharTokenizer
 
 PAD, CLS, SEP, MASK = 0, 1, 2, 3
 V = 1000

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from llmbook_lib.bertlike import BertConfig, BertLike
 from llmbook_lib.data.pretraining import BertBatches, PLMBatches, encode_documents, sentence_documents
-from llmbook_lib.pretrain import BertVocab, permutation_masks
-from llmbook_lib.tokenize import CharTokenizer
+from llmbook_lib.data.pretraining import BertVocab, permutation_masks
+from llmbook_lib.models.bertlike import BertConfig, BertLike
+from llmbook_lib.text.tokenize import CharTokenizer
 
 PARAGRAPHS = ["今天天气很好。我们去公园散步！", "", "中国经济持续发展。人民生活不断提高。改革开放继续前进？",
               "新年好。", "新华社北京电。记者报道。"]

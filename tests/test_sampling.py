@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from llmbook_lib.sampling import filter_logits, generate, next_token_probs
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.sampling import filter_logits, generate, next_token_probs
+from llmbook_lib.models.transformer import GPT, GPTConfig
 
 PROBS = torch.tensor([0.05, 0.5, 0.15, 0.3])          # sorted: 0.5, 0.3, 0.15, 0.05
 

@@ -9,8 +9,8 @@ import torch
 from llmbook_lib.data import PairBatches, pad_pairs
 from llmbook_lib.data.numbers import (SRC_VOCAB, TGT_VOCAB, Vocab, number_reading_data, read_chinese,
                                       sample_numbers)
-from llmbook_lib.decoding import beam_search, greedy_decode, length_penalty
-from llmbook_lib.transformer import Transformer, TransformerConfig
+from llmbook_lib.models.decoding import beam_search, greedy_decode, length_penalty
+from llmbook_lib.models.transformer import Transformer, TransformerConfig
 
 
 @pytest.mark.parametrize("n, reading", [

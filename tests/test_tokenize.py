@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmbook_lib.tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
+from llmbook_lib.text.tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
 
 MIXED = "大语言模型 LLM 🤖 ça va? 𠀀\n\t"
 
@@ -68,7 +68,7 @@ def test_decode_rejects_out_of_range_ids():
 
 
 def test_json_round_trip():
-    from llmbook_lib.bpe import BPETokenizer
+    from llmbook_lib.text.bpe import BPETokenizer
     bpe = BPETokenizer.train(MIXED * 20, vocab_size=300)
     for tok in (CharTokenizer.from_text(MIXED), CharTokenizer.from_text(MIXED, unk="<unk>"), ByteTokenizer(), bpe):
         again = tokenizer_from_json(tok.to_json())

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from llmbook_lib.checkpoint import load_checkpoint, save_checkpoint
 from llmbook_lib.data import RandomBatches
-from llmbook_lib.train import TrainConfig, train
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.transformer import GPT, GPTConfig
+from llmbook_lib.runtime.checkpoint import load_checkpoint, save_checkpoint
+from llmbook_lib.training.train import TrainConfig, train
 
 HERE = Path(__file__).parent
 DATA = (torch.arange(4000) * 7 % 23)           # a periodic stream a model can learn

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.transformer import GPT, GPTConfig
 
 
 def small(**kw):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from llmbook_lib.explorer import (SCALE, apply_temperature, attention_explorer, attention_input, model_attention,
+from llmbook_lib.viz.explorer import (SCALE, apply_temperature, attention_explorer, attention_input, model_attention,
                                   top_attended)
-from llmbook_lib.tokenize import ByteTokenizer, CharTokenizer
-from llmbook_lib.transformer import GPT, GPTConfig
+from llmbook_lib.models.transformer import GPT, GPTConfig
+from llmbook_lib.text.tokenize import ByteTokenizer, CharTokenizer
 from llmbook_lib.viz import show_attention
 
 

@@ -2,7 +2,7 @@
 and the classical baselines (gzip, bz2, xz, zstd).
 
 A model that assigns probability q(x) to the next byte can code it in -log2 q(x) bits; the
-exact integer arithmetic coder in ``llmbook_lib.arithmetic`` realises that to within a few bits
+exact integer arithmetic coder in ``llmbook_lib.compress.arithmetic`` realises that to within a few bits
 for the whole message. So a better predictor is a better compressor, and cross-entropy in bits
 per byte IS the compressed size.
 
@@ -22,7 +22,7 @@ is handled by rebuilding the cache, once it holds ``context`` bytes, from the la
 bytes (``keep == context`` gives an exact sliding window at ``context`` times the cost).
 
 Two optional improvements keep that rule: ``side=`` mixes in a second predictor (a byte
-n-gram, ``llmbook_lib.ngram``) with a weight learned online from the code length, and
+n-gram, ``llmbook_lib.compress.ngram``) with a weight learned online from the code length, and
 ``dynamic=DynamicEval(...)`` keeps training a copy of the GPT on the bytes already coded. Both
 learn only from bytes the decoder already has, and the decoder repeats every update.
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..arithmetic import FREQ_BITS
-from ..checkpoint import hash_tensors
+from .arithmetic import FREQ_BITS
+from ..runtime.checkpoint import hash_tensors
 from .predictor import DynamicEval
 
 MAGIC = b"LLMZ"

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     model, _ = hub.pretrained(args.model)
     side = None
     if args.ngram:
-        from ..ngram import ByteNGram
+        from .ngram import ByteNGram
         try:
             side = ByteNGram(hub.train_val_text(args.model)[0].encode("utf-8"), n=args.ngram)
         except ValueError as e:

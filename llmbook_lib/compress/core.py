@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder
-from ..device import eval_mode
+from .arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder
+from ..runtime.device import eval_mode
 from .blob import BlobHeader, StreamLayout, f32, model_fingerprint, read_blob, side_fingerprint, write_blob
 from .predictor import DynamicEval, Predictor, torch_threads
 
@@ -35,7 +35,7 @@ class LMCompressor:
     ``threads`` is fixed during coding and stored in the blob.
 
     Two ways to predict better, both lossless because the decoder repeats them exactly:
-    ``side`` (e.g. an ``llmbook_lib.ngram.ByteNGram``: ``probs(context) -> (256,)`` floats,
+    ``side`` (e.g. an ``llmbook_lib.compress.ngram.ByteNGram``: ``probs(context) -> (256,)`` floats,
     ``context_bytes``, ``fingerprint()``) is mixed in with a weight learned online at rate
     ``mix_lr``; ``dynamic`` (a ``DynamicEval``) fine-tunes a copy of the GPT on the bytes
     already coded. The blob records both (the side model by fingerprint: decompressing needs
@@ -67,7 +67,7 @@ class LMCompressor:
             raise ValueError(f"threads must lie in 1..255 and start_byte in 0..255, got {threads}, {start_byte}")
         if side is not None and not all(hasattr(side, a) for a in ("probs", "context_bytes", "fingerprint")):
             raise ValueError("side must have probs(context: bytes) -> (256,) array, context_bytes and "
-                             "fingerprint(), e.g. llmbook_lib.ngram.ByteNGram(train_bytes)")
+                             "fingerprint(), e.g. llmbook_lib.compress.ngram.ByteNGram(train_bytes)")
         if not 0 < mix_lr < 1e6:
             raise ValueError(f"mix_lr must be positive, got {mix_lr}")
         if dynamic is not None and not dynamic.valid_for(config.block_size):

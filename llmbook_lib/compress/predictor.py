@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..arithmetic import quantize_probs
+from .arithmetic import quantize_probs
 
 
 @contextlib.contextmanager

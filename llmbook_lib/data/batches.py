@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..tokenize import BOS_ID, EOS_ID, PAD_ID
+from ..text.tokenize import BOS_ID, EOS_ID, PAD_ID
 
 
 def encode_corpus(text: str, tokenizer) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
-from ..tokenize import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, SpecialVocab
+from ..text.tokenize import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, SpecialVocab
 
 CN_DIGITS = "零一二三四五六七八九"
 UNITS = ("", "十", "百", "千")

@@ -14,8 +14,8 @@ refused; a model with no usable file is trained from its recipe on first use, in
 - ``__main__.py``  the command line: ``python -m llmbook_lib.hub list | train NAME | verify [NAME...]``.
 """
 
-from ..bertlike import mlm_nsp_metrics
-from ..train import validation_loss
+from ..models.bertlike import mlm_nsp_metrics
+from ..training.train import validation_loss
 from .families import FAMILIES, ModelFamily, RecipeData, bert_val_batches, family_of
 from .recipes import RECIPES, Recipe, train_val_text
 from .registry import (MANIFEST, WEIGHTS_DIR, cache_dir, load_weights, manifest_entry, pretrained,

@@ -21,13 +21,11 @@ from typing import Any, Protocol
 import torch
 
 from .. import data as corpora
-from .. import train as training
-from ..bertlike import BertConfig, BertLike, mlm_nsp_metrics
 from ..data.pretraining import BertBatches, encode_documents, split_documents
-from ..pretrain import BertVocab
-from ..tokenize import ByteTokenizer, CharTokenizer, tokenizer_from_json
-from ..train import History, TrainConfig
-from ..transformer import GPT, GPTConfig
+from ..models.bertlike import BertConfig, BertLike, mlm_nsp_metrics
+from ..models.transformer import GPT, GPTConfig
+from ..text.tokenize import BertVocab, ByteTokenizer, CharTokenizer, tokenizer_from_json
+from ..training.train import VAL_TOKENS, History, TrainConfig, train, validation_loss
 from .recipes import Recipe, recipe as recipe_named
 
 BERT_VAL_BATCHES = 50        # validation batches (fixed pairs and masks) of the MLM + NSP metric
@@ -79,12 +77,12 @@ class GPTFamily:
         T = model.config.block_size
         batches = corpora.RandomBatches(data.train, T, recipe.batch_size, seed=recipe.seed)
         val = corpora.RandomBatches(data.val, T, recipe.batch_size, seed=recipe.seed + 1)
-        history = training.train(model, batches, config, val_batches=val)
+        history = train(model, batches, config, val_batches=val)
         return history, {"steps": history.val_steps, "val_loss": history.val_loss}
 
     def metric(self, recipe: Recipe, model: GPT, data: RecipeData, like: dict | None = None) -> dict:
-        max_tokens = like["val_tokens"] if like else training.VAL_TOKENS
-        loss = training.validation_loss(model, data.val, max_tokens)
+        max_tokens = like["val_tokens"] if like else VAL_TOKENS
+        loss = validation_loss(model, data.val, max_tokens)
         return {"name": "val_loss_nats_per_token", "value": loss, "bits_per_token": loss / math.log(2),
                 "val_tokens": min(len(data.val) - 1, max_tokens)}
 
@@ -142,7 +140,7 @@ class BertFamily:
                     curve[key].append(value)
                 window.clear()
 
-        history = training.train(model, batches, config, loss_fn=_mlm_nsp_loss, on_step=log)
+        history = train(model, batches, config, loss_fn=_mlm_nsp_loss, on_step=log)
         return history, curve
 
     def metric(self, recipe: Recipe, model: BertLike, data: RecipeData, like: dict | None = None) -> dict:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from .. import data as corpora
-from ..bertlike import BertConfig
-from ..train import TrainConfig
-from ..transformer import GPTConfig
+from ..models.bertlike import BertConfig
+from ..training.train import TrainConfig
+from ..models.transformer import GPTConfig
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from .. import data as corpora
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..device import seed_everything
+from ..runtime.checkpoint import load_checkpoint, save_checkpoint
+from ..runtime.device import seed_everything
 from .families import family_of, family_of_checkpoint
 from .recipes import recipe
 

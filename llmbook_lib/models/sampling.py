@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .device import eval_mode
+from ..runtime.device import eval_mode
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .device import eval_mode
+from ..runtime.device import eval_mode
 
 
 @dataclass

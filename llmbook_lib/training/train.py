@@ -28,8 +28,8 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .device import autocast, eval_mode
+from ..runtime.checkpoint import load_checkpoint, save_checkpoint
+from ..runtime.device import autocast, eval_mode
 
 Batch = tuple[torch.Tensor, ...]
 

@@ -1,8 +1,6 @@
 """Plots for the book: a CJK font helper, learning curves, and glue for numbers in the prose.
 
-The attention explorer lives in ``explorer.py`` and is re-exported here: ``show_attention``
-(self-contained HTML/JS, works on the static website), ``attention_explorer`` (live
-ipywidgets in a kernel) and ``apply_temperature``.
+The attention explorer lives in ``explorer.py``; ``llmbook_lib.viz`` re-exports both.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import warnings
 import matplotlib
 from matplotlib import font_manager
 
-from .explorer import apply_temperature, attention_explorer, show_attention  # noqa: F401  (re-exported)
 
 CJK_FAMILIES = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
                 "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC"]

@@ -29,8 +29,8 @@ from importlib import resources
 import numpy as np
 import torch
 
-from .device import eval_mode
-from .tokenize import Tokenizer
+from ..runtime.device import eval_mode
+from ..text.tokenize import Tokenizer
 
 SCALE = 1000                 # log-weights are stored as integers in units of 1/SCALE nats
 _ids = itertools.count()     # explorers shown by this process, for unique element ids
@@ -130,7 +130,7 @@ def _encode_rows(w: np.ndarray) -> list:
 
 
 def _static(name: str) -> str:
-    return (resources.files("llmbook_lib") / "static" / name).read_text(encoding="utf-8")
+    return (resources.files("llmbook_lib.viz") / "static" / name).read_text(encoding="utf-8")
 
 
 def _json_for_html(obj) -> str:

@@ -5,7 +5,7 @@
 character already carries meaning); ``ByteTokenizer`` maps UTF-8 bytes (vocab 256, never
 meets an unknown symbol); ``bpe.BPETokenizer`` merges bytes into subwords. ``SpecialVocab``
 puts special tokens ([PAD], [CLS], <s>, ...) in front of any of them: the one place where
-pad/bos/eos/cls/sep/mask ids come from.
+pad/bos/eos/cls/sep/mask ids come from. ``BertVocab`` is the BERT layout: [PAD] [CLS] [SEP] [MASK].
 """
 
 from __future__ import annotations
@@ -284,3 +284,16 @@ class SpecialVocab:
         vocab = cls.__new__(cls)              # subclasses only fix SPECIALS: the state is all here
         SpecialVocab.__init__(vocab, tokenizer_from_json(json.dumps(d["base"])), specials, d.get("roles"))
         return vocab
+
+class BertVocab(SpecialVocab):
+    """A tokenizer (e.g. ``CharTokenizer``) with BERT's special tokens in front.
+
+    Ids 0..3 are [PAD], [CLS], [SEP], [MASK]; the base tokenizer's id i becomes i + 4. The
+    shipped bert-zh-char weights depend on this layout.
+    """
+
+    SPECIALS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]")
+    pad_id, cls_id, sep_id, mask_id = 0, 1, 2, 3      # = SPECIALS' positions, also on the class
+
+    def __init__(self, base: Tokenizer):
+        super().__init__(base, self.SPECIALS)

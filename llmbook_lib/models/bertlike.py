@@ -9,8 +9,8 @@
 - ``plm``: XLNet's two-stream forward (``two_stream_layer``, below) with a learned query
   start vector w, for any factorisation order.
 
-The batches come from ``llmbook_lib.pretrain``; ``mlm_nsp_metrics`` scores a model on held-out
-batches. (``llmbook_lib.bert`` is the real, pretrained
+The batches come from ``llmbook_lib.data.pretraining``; ``mlm_nsp_metrics`` scores a model on held-out
+batches. (``llmbook_lib.models.minilm`` is the real, pretrained
 MiniLM; this module trains its own small model from scratch.)
 """
 
@@ -22,9 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .device import eval_mode
+from ..runtime.device import eval_mode
 from .layers import EncoderLayer
-from .pretrain import IGNORE, BertVocab, permutation_masks
+from ..data.pretraining import IGNORE, permutation_masks
+from ..text.tokenize import BertVocab
 from .transformer import Encoder
 
 

@@ -18,7 +18,7 @@ from . import sampling
 from .attention import KVCache
 from .layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
 from .position import RotaryEmbedding, make_positional_encoding
-from .tokenize import BOS_ID, EOS_ID, PAD_ID
+from ..text.tokenize import BOS_ID, EOS_ID, PAD_ID
 
 
 @dataclass
@@ -122,7 +122,7 @@ class GPT(nn.Module):
         """Append ``max_new_tokens`` sampled tokens to idx (B, T); temperature 0 means greedy.
 
         top-k and top-p truncate the distribution first; ``use_cache=False`` re-runs the whole
-        context for every token (the reference). See ``llmbook_lib.sampling.generate``.
+        context for every token (the reference). See ``llmbook_lib.models.sampling.generate``.
         """
         return sampling.generate(self, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
 

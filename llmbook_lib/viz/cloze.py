@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .device import eval_mode
-from .pretrain import BertVocab
+from ..runtime.device import eval_mode
+from ..text.tokenize import BertVocab
 
 BLANK = re.compile(r"\[MASK\]|[＿_]")
 
