@@ -5,8 +5,8 @@ them).
     python bench/kv_cache.py [--new 256] [--prompt 8] [--repeats 3] [--threads 1]
 
 Without the cache every new token re-runs the whole context; with it, only the new token goes
-through the model. Two rows: ``block_size`` 512, so all 256 new tokens fit one window (the
-cache's case), and the shipped ``block_size`` 128, where past 128 tokens the window slides,
+through the model. Two rows: ``max_len`` 512, so all 256 new tokens fit one window (the
+cache's case), and the shipped ``max_len`` 128, where past 128 tokens the window slides,
 every position changes and the cache is rebuilt at every step (exact, as fast as without it).
 Greedy decoding, batch 1; the two paths give the same tokens (checked). Writes
 bench/results/kv_cache.json and kv_cache.md. Speeds vary with the load of a shared machine.
@@ -50,14 +50,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
-    for block_size in (512, 128):
+    for max_len in (512, 128):
         torch.manual_seed(0)
-        model = GPT(GPTConfig(vocab_size=3000, block_size=block_size, n_layer=4, n_head=4, n_embd=128)).eval()
+        model = GPT(GPTConfig(vocab_size=3000, max_len=max_len, n_layer=4, n_head=4, d_model=128)).eval()
         prompt = torch.randint(0, 3000, (1, args.prompt))
         model.generate(prompt, 8, temperature=0)                              # warm-up
         slow, ref = tokens_per_s(model, prompt, args.new, False, args.repeats)
         fast, out = tokens_per_s(model, prompt, args.new, True, args.repeats)
-        rows.append({"block_size": block_size, "no_cache_tokens_per_s": slow, "cache_tokens_per_s": fast,
+        rows.append({"max_len": max_len, "no_cache_tokens_per_s": slow, "cache_tokens_per_s": fast,
                      "speedup": fast / slow, "same_tokens": bool(torch.equal(out, ref))})
     report = {"machine": {"torch": torch.__version__, "threads": args.threads,
                           "processor": platform.processor() or platform.machine(),
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> dict:
               "prompt_tokens": args.prompt, "new_tokens": args.new, "rows": rows}
     lines = [f"# KV cache: {args.new}-token greedy generation, gpt-zh-char-sized GPT "
              f"({report['machine']['date']}, {args.threads} thread(s), torch {torch.__version__})", "",
-             "| block_size | without cache (tokens/s) | with cache (tokens/s) | speed-up | same tokens |",
+             "| max_len | without cache (tokens/s) | with cache (tokens/s) | speed-up | same tokens |",
              "|---|---|---|---|---|"]
-    lines += [f"| {r['block_size']} | {r['no_cache_tokens_per_s']:,.0f} | {r['cache_tokens_per_s']:,.0f} | "
+    lines += [f"| {r['max_len']} | {r['no_cache_tokens_per_s']:,.0f} | {r['cache_tokens_per_s']:,.0f} | "
               f"{r['speedup']:.1f}x | {r['same_tokens']} |" for r in rows]
     OUT.mkdir(exist_ok=True)
     (OUT / "kv_cache.json").write_text(json.dumps(report, indent=1))

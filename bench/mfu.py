@@ -61,7 +61,7 @@ def shapes(batch: int, squares: tuple[int, ...]) -> list[tuple[int, int, int]]:
 def measure(dtype: str, compile: bool, batch: int, steps: int, warmup: int, data: torch.Tensor,
             vocab: int) -> dict:
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=vocab, block_size=BLOCK, n_layer=N_LAYER, n_head=N_HEAD, n_embd=N_EMBD,
+    model = GPT(GPTConfig(vocab_size=vocab, max_len=BLOCK, n_layer=N_LAYER, n_head=N_HEAD, d_model=N_EMBD,
                           bias=False))
     cfg = TrainConfig(max_steps=warmup + steps, lr=1e-3, warmup_steps=10, amp="bf16" if dtype == "bf16" else None,
                       compile=compile, progress=False)

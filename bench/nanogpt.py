@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from train_loop import minimal_loop  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
-EVAL_T = 64          # evaluation context, nanoGPT's block_size
+EVAL_T = 64          # evaluation context, nanoGPT's max_len
 TARGET = 1.88        # nanoGPT's reported validation loss for this configuration
 
 
@@ -55,10 +55,10 @@ class Recipe:
     note: str
     steps: int = 2000
     batch: int = 12
-    block_size: int = 64
+    max_len: int = 64
     n_layer: int = 4
     n_head: int = 4
-    n_embd: int = 128
+    d_model: int = 128
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup: int = 100
@@ -90,8 +90,8 @@ def load_data() -> tuple[torch.Tensor, torch.Tensor, int]:
 
 def build(recipe: Recipe, vocab: int) -> GPT:
     torch.manual_seed(1337)
-    return GPT(GPTConfig(vocab_size=vocab, block_size=recipe.block_size, n_layer=recipe.n_layer,
-                         n_head=recipe.n_head, n_embd=recipe.n_embd, dropout=0.0, bias=False))
+    return GPT(GPTConfig(vocab_size=vocab, max_len=recipe.max_len, n_layer=recipe.n_layer,
+                         n_head=recipe.n_head, d_model=recipe.d_model, dropout=0.0, bias=False))
 
 
 def config(recipe: Recipe) -> TrainConfig:
@@ -108,7 +108,7 @@ def nanogpt_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
 def run_recipe(recipe: Recipe, data) -> dict:
     train_ids, val_ids, vocab = data
     model = build(recipe, vocab)
-    batches = RandomBatches(train_ids, recipe.block_size, recipe.batch, seed=0)
+    batches = RandomBatches(train_ids, recipe.max_len, recipe.batch, seed=0)
     cfg = config(recipe)
     curve: list[tuple[int, float, float]] = []          # (step, train seconds so far, val loss)
 
@@ -137,7 +137,7 @@ def run_recipe(recipe: Recipe, data) -> dict:
     total = time.perf_counter() - t0
     reached = next((s for _, s, v in curve if v <= TARGET), None)
     return {"recipe": asdict(recipe), "curve": curve, "final_val": curve[-1][2], "train_seconds": train_seconds,
-            "total_seconds": total, "tokens": recipe.steps * recipe.batch * recipe.block_size,
+            "total_seconds": total, "tokens": recipe.steps * recipe.batch * recipe.max_len,
             "seconds_to_target": reached, "params": model.num_params()}
 
 
@@ -155,7 +155,7 @@ def profile_recipe(recipe: Recipe, data, steps: int = 30) -> dict:
     from torch.profiler import ProfilerActivity, profile
     train_ids, _, vocab = data
     model = build(recipe, vocab)
-    batches = RandomBatches(train_ids, recipe.block_size, recipe.batch, seed=0)
+    batches = RandomBatches(train_ids, recipe.max_len, recipe.batch, seed=0)
     cfg = config(recipe)
     cfg.max_steps = 10
     def run() -> None:
@@ -189,7 +189,7 @@ def report(results: list[dict], prof: dict[str, dict] | None) -> str:
         to_t = f"{r['seconds_to_target']:.1f}" if r["seconds_to_target"] is not None else "not reached"
         ratio = f"{r['train_seconds'] / ref['train_seconds']:.2f}" if ref else "-"
         lines.append(f"| {rc['name']} | {rc['note']} | {r['params']:,} | {rc['steps']} x {rc['batch']} x "
-                     f"{rc['block_size']} | {r['tokens'] / r['train_seconds']:,.0f} | {r['train_seconds']:.1f} | "
+                     f"{rc['max_len']} | {r['tokens'] / r['train_seconds']:,.0f} | {r['train_seconds']:.1f} | "
                      f"{r['final_val']:.3f} | {to_t} | {ratio} |")
     lines += ["", "Validation loss by step (train seconds so far in brackets):", ""]
     for r in results:

@@ -15,7 +15,7 @@ from llmbook_lib.data import RandomBatches
 from llmbook_lib.models.transformer import GPT, GPTConfig
 from llmbook_lib.training.train import TrainConfig, make_optimizer, train
 
-CFG = GPTConfig(vocab_size=256, block_size=128, n_layer=4, n_head=4, n_embd=128)
+CFG = GPTConfig(vocab_size=256, max_len=128, n_layer=4, n_head=4, d_model=128)
 BATCH, STEPS, ROUNDS = 16, 40, 4
 
 
@@ -49,7 +49,7 @@ def minimal_loop(model, batches, config: TrainConfig, opt: torch.optim.Optimizer
 
 def minimal_tokens_per_s(batches, config: TrainConfig) -> float:
     model = _model()
-    return config.max_steps * BATCH * CFG.block_size / minimal_loop(model, batches, config,
+    return config.max_steps * BATCH * CFG.max_len / minimal_loop(model, batches, config,
                                                                     make_optimizer(model, config))
 
 
@@ -57,12 +57,12 @@ def library_loop(batches, config: TrainConfig) -> float:
     model = _model()
     t0 = time.perf_counter()
     train(model, batches, config)
-    return config.max_steps * BATCH * CFG.block_size / (time.perf_counter() - t0)
+    return config.max_steps * BATCH * CFG.max_len / (time.perf_counter() - t0)
 
 
 def run() -> dict:
     data = torch.randint(0, 256, (200_000,), generator=torch.Generator().manual_seed(0))
-    batches = RandomBatches(data, CFG.block_size, BATCH, seed=0)
+    batches = RandomBatches(data, CFG.max_len, BATCH, seed=0)
     config = TrainConfig(max_steps=STEPS, lr=1e-3, warmup_steps=5, progress=True)
     minimal_tokens_per_s(batches, TrainConfig(max_steps=5, warmup_steps=1))          # warm-up
     mins, libs = [], []
@@ -71,7 +71,7 @@ def run() -> dict:
         libs.append(library_loop(batches, config))
     ratio = statistics.median(libs) / statistics.median(mins)
     return {"minimal_tokens_per_s": mins, "library_tokens_per_s": libs, "ratio_median": ratio,
-            "steps": STEPS, "batch": BATCH, "block_size": CFG.block_size, "threads": torch.get_num_threads()}
+            "steps": STEPS, "batch": BATCH, "max_len": CFG.max_len, "threads": torch.get_num_threads()}
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 def run(out_path: str | None = None) -> list[float]:
     torch.manual_seed(0)
     data = torch.arange(3000) % 37
-    model = GPT(GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32))
+    model = GPT(GPTConfig(vocab_size=37, max_len=16, n_layer=2, n_head=2, d_model=32))
     cfg = TrainConfig(max_steps=8, lr=3e-3, warmup_steps=2, progress=False)
     history = train(model, RandomBatches(data, 16, batch_size=8, seed=1), cfg)
     weights = float(sum(p.detach().double().sum() for p in model.parameters()))

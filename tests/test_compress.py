@@ -20,9 +20,9 @@ from llmbook_lib.models.transformer import GPT, GPTConfig
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_gpt(seed: int = 0, block_size: int = 16) -> GPT:
+def tiny_gpt(seed: int = 0, max_len: int = 16) -> GPT:
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=256, block_size=block_size, n_layer=2, n_head=2, n_embd=32)).eval()
+    return GPT(GPTConfig(vocab_size=256, max_len=max_len, n_layer=2, n_head=2, d_model=32)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_invalid_interval_is_rejected():
     b"x",
     bytes(range(256)),
     b"\xff\xfe\xc3(\xa0\xa1\xe2\x28\xa1\xf0\x90\x28\xbc" * 7,            # invalid UTF-8
-    "压缩即智能。Compression is intelligence.\n".encode() * 9,             # > block_size (16)
+    "压缩即智能。Compression is intelligence.\n".encode() * 9,             # > max_len (16)
 ], ids=["empty", "one-byte", "all-bytes", "invalid-utf8", "long-text"])
 def test_round_trip(comp, data):
     blob = comp.compress(data)
@@ -137,7 +137,7 @@ def test_threads_restored():
 def test_rejects_non_byte_models():
     torch.manual_seed(0)
     with pytest.raises(ValueError, match="vocab_size"):
-        LMCompressor(GPT(GPTConfig(vocab_size=100, block_size=8, n_layer=1, n_head=1, n_embd=8)), fallback=False)
+        LMCompressor(GPT(GPTConfig(vocab_size=100, max_len=8, n_layer=1, n_head=1, d_model=8)), fallback=False)
     with pytest.raises(ValueError, match="context"):
         LMCompressor(tiny_gpt(), context=17, fallback=False)
 
@@ -320,7 +320,7 @@ def test_decompress_in_a_fresh_process(tmp_path):
 import sys, torch
 from llmbook_lib.compress import LMCompressor
 from llmbook_lib.models.transformer import GPT, GPTConfig
-m = GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32))
+m = GPT(GPTConfig(vocab_size=256, max_len=16, n_layer=2, n_head=2, d_model=32))
 m.load_state_dict(torch.load({str(tmp_path / 'w.pt')!r}))
 out = LMCompressor(m.eval(), fallback=False).decompress(open({str(tmp_path / 'blob')!r}, 'rb').read())
 assert LMCompressor(m, fallback=False).decompress(open({str(tmp_path / 'dyn')!r}, 'rb').read()) == out
@@ -366,7 +366,7 @@ def test_cli_round_trip_and_error(tmp_path, monkeypatch, capsys):
 
 def test_cli_ngram_and_dynamic_evaluation_round_trip(tmp_path, monkeypatch, capsys):
     from llmbook_lib import compress, hub
-    model = tiny_gpt(9, block_size=32)                     # DynamicEval's default window is 32
+    model = tiny_gpt(9, max_len=32)                     # DynamicEval's default window is 32
     monkeypatch.setattr(hub, "pretrained", lambda name, **kw: (model, None))
     monkeypatch.setattr(hub, "train_val_text", lambda name: (SAMPLE.decode("latin-1") * 3, ""))
     src, packed, back = tmp_path / "in.bin", tmp_path / "packed.llmz", tmp_path / "back.bin"

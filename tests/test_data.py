@@ -34,14 +34,14 @@ def test_split_is_contiguous_and_deterministic():
 
 def test_random_batches_are_deterministic_shifted_windows():
     ids = torch.arange(1000)
-    b = data.RandomBatches(ids, block_size=8, batch_size=4, seed=5)
+    b = data.RandomBatches(ids, max_len=8, batch_size=4, seed=5)
     x, y = b(3)
     assert x.shape == y.shape == (4, 8)
     assert torch.equal(y, x + 1)
     assert torch.equal(x, data.RandomBatches(ids, 8, 4, seed=5)(3)[0])
     assert not torch.equal(x, b(4)[0])
-    with pytest.raises(ValueError, match="block_size"):
-        data.RandomBatches(torch.arange(5), block_size=8, batch_size=2)
+    with pytest.raises(ValueError, match="max_len"):
+        data.RandomBatches(torch.arange(5), max_len=8, batch_size=2)
 
 
 def test_encode_corpus():

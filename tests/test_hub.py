@@ -15,7 +15,7 @@ from llmbook_lib.text.tokenize import CharTokenizer
 from llmbook_lib.training.train import TrainConfig
 
 TINY = hub.Recipe("tiny-test", "1-layer test model", corpus="tiny_shakespeare", tokenizer="char", max_vocab=None,
-                  model=GPTConfig(vocab_size=0, block_size=16, n_layer=1, n_head=2, n_embd=16),
+                  model=GPTConfig(vocab_size=0, max_len=16, n_layer=1, n_head=2, d_model=16),
                   train=TrainConfig(max_steps=3, warmup_steps=1, progress=False, amp=None), batch_size=4)
 
 
@@ -169,7 +169,7 @@ def test_shipped_bert_encoder_reports_its_metrics_and_fills_a_sentence_end():
 def test_validation_loss_reads_val_tokens_when_called(monkeypatch):
     """Patching llmbook_lib.training.train.VAL_TOKENS changes what validation_loss (re-exported by hub)
     scores: the default is not bound when the function is defined."""
-    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    model = GPT(GPTConfig(vocab_size=16, max_len=8, n_layer=1, n_head=2, d_model=16))
     ids = torch.randint(0, 16, (400,), generator=torch.Generator().manual_seed(0))
     monkeypatch.setattr(training, "VAL_TOKENS", 64)
     assert hub.validation_loss(model, ids) == hub.validation_loss(model, ids, max_tokens=64)

@@ -17,9 +17,9 @@ CHUNKS = [3, 1, 1, 2, 1, 4, 1, 1, 1, 2]                  # a prompt, then one or
 TOL = dict(atol=1e-5, rtol=1e-5)
 
 
-def tiny_gpt(seed=0, block_size=16):
+def tiny_gpt(seed=0, max_len=16):
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=23, block_size=block_size, n_layer=2, n_head=2, n_embd=32)).eval()
+    return GPT(GPTConfig(vocab_size=23, max_len=max_len, n_layer=2, n_head=2, d_model=32)).eval()
 
 
 def tiny_seq2seq(seed=0, pos="sinusoidal", norm_first=True, max_len=20):
@@ -65,7 +65,7 @@ def _check_chunked(full_logits, step, x):
 
 @torch.no_grad()
 def test_gpt_cached_logits_equal_full_recompute():
-    model = tiny_gpt(block_size=24)
+    model = tiny_gpt(max_len=24)
     x = torch.randint(0, 23, (3, sum(CHUNKS)))
     cache = model.new_cache()
     _check_chunked(model(x)[0], lambda c: model(c, cache=cache)[0], x)
@@ -97,9 +97,9 @@ def test_seq2seq_decoder_cached_logits_equal_full_recompute(pos, norm_first):
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_gpt_generation_with_and_without_cache_gives_the_same_tokens(temperature):
-    model = tiny_gpt(1, block_size=16)
+    model = tiny_gpt(1, max_len=16)
     idx = torch.tensor([[1, 2, 3], [4, 5, 6]])
-    n = 30                                           # runs 17 tokens past block_size
+    n = 30                                           # runs 17 tokens past max_len
     ref = model.generate(idx, n, temperature, generator=torch.Generator().manual_seed(4), use_cache=False)
     out = model.generate(idx, n, temperature, generator=torch.Generator().manual_seed(4))
     assert torch.equal(out, ref) and out.shape == (2, 3 + n)
@@ -112,7 +112,7 @@ def test_greedy_decode_with_and_without_cache_gives_the_same_tokens(pos):
     for seed in range(3):
         m = tiny_seq2seq(seed, pos=pos)
         src = torch.tensor([[3, 4, 5, 6], [8, 3, 0, 0], [5, 5, 5, 5]])
-        assert greedy_decode(m, src, max_len=12) == greedy_decode(m, src, max_len=12, use_cache=False)
+        assert greedy_decode(m, src, max_new_tokens=12) == greedy_decode(m, src, max_new_tokens=12, use_cache=False)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.8])
@@ -121,8 +121,8 @@ def test_beam_search_with_and_without_cache_agree(beam_size, alpha):
     for seed in range(3):
         m = tiny_seq2seq(seed, pos="rope" if seed == 2 else "sinusoidal", norm_first=seed != 1)
         src = torch.tensor([3, 5, 4, 7])
-        cached = beam_search(m, src, beam_size=beam_size, max_len=10, alpha=alpha, n_best=3)
-        ref = beam_search(m, src, beam_size=beam_size, max_len=10, alpha=alpha, n_best=3, use_cache=False)
+        cached = beam_search(m, src, beam_size=beam_size, max_new_tokens=10, alpha=alpha, n_best=3)
+        ref = beam_search(m, src, beam_size=beam_size, max_new_tokens=10, alpha=alpha, n_best=3, use_cache=False)
         assert [h.tokens for h in cached] == [h.tokens for h in ref]
         for a, b in zip(cached, ref):
             assert a.score == pytest.approx(b.score, abs=1e-5)
@@ -139,10 +139,10 @@ def test_cache_select_reorders_and_repeats_rows():
 
 @torch.no_grad()
 def test_cache_errors_are_clear():
-    model = tiny_gpt(block_size=8)
+    model = tiny_gpt(max_len=8)
     cache = model.new_cache()
     model(torch.zeros(1, 6, dtype=torch.long), cache=cache)
-    with pytest.raises(ValueError, match=r"6 cached \+ 3 new\) exceeds block_size 8"):
+    with pytest.raises(ValueError, match=r"6 cached \+ 3 new\) exceeds max_len 8"):
         model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
     m = tiny_seq2seq(max_len=4)
     memory, mask, _ = m.encode(torch.tensor([[3, 4]]))

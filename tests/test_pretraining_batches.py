@@ -53,7 +53,7 @@ def test_bert_batches_feed_bertlike(setup):
 
 def test_plm_batches_label_the_last_positions_of_each_order():
     stream = torch.arange(4, 200)
-    batches = PLMBatches(stream, block_size=12, batch_size=16, predict=3, seed=1)
+    batches = PLMBatches(stream, max_len=12, batch_size=16, predict=3, seed=1)
     ids, orders, labels = batches(7)
     for a, b in zip((ids, orders, labels), batches(7)):
         assert torch.equal(a, b)
@@ -71,6 +71,6 @@ def test_plm_batches_label_the_last_positions_of_each_order():
 
 def test_plm_batches_reject_bad_sizes():
     with pytest.raises(ValueError, match="predict"):
-        PLMBatches(torch.arange(100), block_size=10, batch_size=2, predict=11)
-    with pytest.raises(ValueError, match="block_size"):
-        PLMBatches(torch.arange(10), block_size=10, batch_size=2, predict=1)
+        PLMBatches(torch.arange(100), max_len=10, batch_size=2, predict=11)
+    with pytest.raises(ValueError, match="max_len"):
+        PLMBatches(torch.arange(10), max_len=10, batch_size=2, predict=1)

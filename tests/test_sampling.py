@@ -53,13 +53,13 @@ def test_sampling_frequencies_follow_the_nucleus():
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    return GPT(GPTConfig(vocab_size=11, max_len=8, n_layer=1, n_head=2, d_model=16))
 
 
 def _reference_generate(model, idx, n, temperature, top_k, generator):
-    """Sampling written out by hand: crop to block_size, scale, keep the top k, draw."""
+    """Sampling written out by hand: crop to max_len, scale, keep the top k, draw."""
     for _ in range(n):
-        logits = model(idx[:, -model.config.block_size:])[0][:, -1, :]
+        logits = model(idx[:, -model.config.max_len:])[0][:, -1, :]
         if temperature == 0:
             nxt = logits.argmax(-1, keepdim=True)
         else:
@@ -80,7 +80,7 @@ def test_generate_equals_hand_written_sampling_without_top_p(model, temperature,
         expected = _reference_generate(model, idx, 20, temperature, top_k, torch.Generator().manual_seed(5))
     ours = generate(model, idx, 20, temperature, top_k, None, torch.Generator().manual_seed(5))
     method = model.generate(idx, 20, temperature, top_k, torch.Generator().manual_seed(5))
-    assert torch.equal(ours, expected) and torch.equal(method, expected)   # also crops past block_size
+    assert torch.equal(ours, expected) and torch.equal(method, expected)   # also crops past max_len
     assert ours.shape == (2, 23)
 
 

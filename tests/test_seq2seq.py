@@ -104,7 +104,7 @@ def test_wide_beam_equals_exhaustive_search(seed, alpha):
     m = tiny_model(seed)
     src = torch.tensor([3, 4, 5, 3])
     score, seq = exhaustive(m, src, max_len=4, alpha=alpha)
-    hyp = beam_search(m, src, beam_size=64, max_len=4, alpha=alpha)[0]
+    hyp = beam_search(m, src, beam_size=64, max_new_tokens=4, alpha=alpha)[0]
     assert hyp.tokens == seq
     assert hyp.score == pytest.approx(score, abs=1e-4)
     assert hyp.logprob == pytest.approx(sequence_logprob(m, src, seq), abs=1e-4)
@@ -116,10 +116,10 @@ def test_beam_search_never_scores_below_greedy():
     for seed in range(4):
         m = tiny_model(seed)
         src = torch.tensor([3, 5, 4])
-        g = greedy_decode(m, src, max_len=6)[0]
+        g = greedy_decode(m, src, max_new_tokens=6)[0]
         s_greedy = sequence_logprob(m, src, g)
         for k in (1, 2, 4):
-            s_beam = beam_search(m, src, beam_size=k, max_len=6)[0].logprob
+            s_beam = beam_search(m, src, beam_size=k, max_new_tokens=6)[0].logprob
             assert s_beam >= s_greedy - 1e-5
             better += s_beam > s_greedy + 1e-3
     assert better > 0                           # the comparison is not vacuous on these models
@@ -128,9 +128,9 @@ def test_beam_search_never_scores_below_greedy():
 def test_greedy_decode_batches_equal_single_and_handle_padding():
     m = tiny_model(1)
     src = torch.tensor([[3, 4, 5, 5], [4, 3, 0, 0]])
-    both = greedy_decode(m, src, max_len=6)
-    assert both[0] == greedy_decode(m, src[0], max_len=6)[0]
-    assert both[1] == greedy_decode(m, src[1, :2], max_len=6)[0]
+    both = greedy_decode(m, src, max_new_tokens=6)
+    assert both[0] == greedy_decode(m, src[0], max_new_tokens=6)[0]
+    assert both[1] == greedy_decode(m, src[1, :2], max_new_tokens=6)[0]
 
 
 def test_decoding_errors_are_clear():

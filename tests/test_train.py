@@ -19,7 +19,7 @@ DATA = (torch.arange(4000) * 7 % 23)           # a periodic stream a model can l
 
 def tiny(seed=0, dropout=0.1):
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=23, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=dropout))
+    return GPT(GPTConfig(vocab_size=23, max_len=16, n_layer=2, n_head=2, d_model=32, dropout=dropout))
 
 
 def batches(bs=8):
@@ -125,7 +125,7 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         assert torch.equal(a, b)
     assert other.lm_head.weight is other.tok_emb.weight
     with pytest.raises(ValueError, match="does not fit"):
-        ck.apply(GPT(GPTConfig(vocab_size=23, block_size=16, n_layer=1, n_head=2, n_embd=32)))
+        ck.apply(GPT(GPTConfig(vocab_size=23, max_len=16, n_layer=1, n_head=2, d_model=32)))
     with pytest.raises(ValueError, match="no optimizer state"):
         ck.apply(tiny(), torch.optim.AdamW(tiny().parameters()))
     with pytest.raises(FileNotFoundError):

@@ -7,7 +7,7 @@ from llmbook_lib.models.transformer import GPT, GPTConfig
 
 
 def small(**kw):
-    cfg = dict(vocab_size=40, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    cfg = dict(vocab_size=40, max_len=16, n_layer=2, n_head=2, d_model=32)
     cfg.update(kw)
     return GPT(GPTConfig(**cfg))
 
@@ -22,7 +22,7 @@ def test_shapes_and_initial_loss_near_uniform():
 
 
 def test_too_long_sequence_raises_clear_error():
-    with pytest.raises(ValueError, match="sequence length 17 exceeds block_size 16"):
+    with pytest.raises(ValueError, match="sequence length 17 exceeds max_len 16"):
         small()(torch.zeros(1, 17, dtype=torch.long))
 
 
@@ -38,7 +38,7 @@ def test_causality_future_tokens_do_not_change_past_logits():
 def test_attention_weights_are_returned_causal_and_normalised():
     m = small().eval()
     x = torch.randint(0, 40, (2, 10))
-    logits, _, att = m(x, return_attention=True)
+    logits, _, att = m(x, need_weights=True)
     assert att.shape == (2, 2, 2, 10, 10)              # (layers, B, heads, T, T)
     torch.testing.assert_close(att.sum(-1), torch.ones(2, 2, 2, 10))
     assert (att.triu(1) == 0).all()
@@ -78,7 +78,7 @@ def test_flops_per_token_matches_torch_flop_counter():
     """6N + 12 L d T against FLOPs counted op by op (matmuls and attention, forward and backward).
 
     The formula's N also counts LayerNorm weights, which do no matmul, so the two differ by
-    6 * (2 L + 1) * d per token and nothing more. ``return_attention=True`` computes attention
+    6 * (2 L + 1) * d per token and nothing more. ``need_weights=True`` computes attention
     with explicit matmuls (the counter does not see inside the fused CPU kernel).
     """
     from torch.utils.flop_counter import FlopCounterMode
@@ -86,7 +86,7 @@ def test_flops_per_token_matches_torch_flop_counter():
     B, T, d, L = 2, 16, 32, 2
     x = torch.randint(0, 40, (B, T))
     with FlopCounterMode(display=False) as counter:
-        m(x, x, return_attention=True)[1].backward()
+        m(x, x, need_weights=True)[1].backward()
     counted = counter.get_total_flops() / (B * T)
     layer_norm_weights = (2 * L + 1) * d
     assert counted == m.flops_per_token() - 6 * layer_norm_weights

@@ -174,13 +174,13 @@ def test_top_attended():
 # --- the live explorer's input checks -------------------------------------------------------
 def test_attention_input_messages():
     tok = CharTokenizer(list("你好世界"))                       # no <unk>
-    ids, tokens, msg = attention_input("你好", tok, block_size=8)
+    ids, tokens, msg = attention_input("你好", tok, max_len=8)
     assert ids == tok.encode("你好") and tokens == ["你", "好"] and msg == ""
     for text in ["", "   "]:
         ids, _, msg = attention_input(text, tok, 8)
         assert ids is None and "输入为空" in msg
     ids, _, msg = attention_input("你好世界" * 3, tok, 8)
-    assert ids is None and "12 个词元" in msg and "block_size = 8" in msg
+    assert ids is None and "12 个词元" in msg and "max_len = 8" in msg
     ids, _, msg = attention_input("你好，猫", tok, 8)
     assert ids is None and "「，」「猫」" in msg and "词表" in msg
     unk = CharTokenizer(list("你好"), unk="<unk>")               # with <unk>: not an error
@@ -192,7 +192,7 @@ def test_attention_input_messages():
 
 def tiny_gpt(vocab=6, block=8):
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=2, n_head=2, n_embd=8)).eval()
+    return GPT(GPTConfig(vocab_size=vocab, max_len=block, n_layer=2, n_head=2, d_model=8)).eval()
 
 
 def test_model_attention_shape_and_causality():
@@ -213,8 +213,8 @@ def test_widget_shows_messages_not_tracebacks():
     assert "3 个词元" in msg.value
     text_w.value = ""
     assert "输入为空" in msg.value
-    text_w.value = "abcdefabc"                                   # 9 > block_size 8
-    assert "block_size = 8" in msg.value
+    text_w.value = "abcdefabc"                                   # 9 > max_len 8
+    assert "max_len = 8" in msg.value
     text_w.value = "abz"
     assert "「z」" in msg.value
     text_w.value = "fed"

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .arithmetic import FREQ_BITS
 from ..runtime.checkpoint import hash_tensors
+from .arithmetic import FREQ_BITS
 from .predictor import DynamicEval
 
 MAGIC = b"LLMZ"
@@ -141,13 +141,13 @@ class BlobHeader:
             out += _DYNAMIC.pack(self.dynamic.lr, self.dynamic.every, self.dynamic.window)
         return out
 
-    def check(self, block_size: int) -> None:
-        """Raise ``ValueError`` unless the parameters fit together and a model of ``block_size``."""
+    def check(self, max_len: int) -> None:
+        """Raise ``ValueError`` unless the parameters fit together and a model of ``max_len``."""
         n, N, d = self.length, self.streams, self.dynamic
-        if (n == 0) != (N == 0) or not 1 <= self.keep <= self.context or self.context > block_size \
+        if (n == 0) != (N == 0) or not 1 <= self.keep <= self.context or self.context > max_len \
                 or self.freq_bits != FREQ_BITS or self.threads < 1 or (N and n // N < 1) \
                 or (self.side_fingerprint is not None and not 0 < self.mix_lr < 1e6) \
-                or (d and not d.valid_for(block_size)) or self.coder not in CODERS:
+                or (d and not d.valid_for(max_len)) or self.coder not in CODERS:
             raise ValueError("blob header holds inconsistent parameters: corrupted blob")
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder
 from ..runtime.device import eval_mode
+from .arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder
 from .blob import BlobHeader, StreamLayout, f32, model_fingerprint, read_blob, side_fingerprint, write_blob
 from .predictor import DynamicEval, Predictor, torch_threads
 
@@ -30,7 +30,7 @@ class LMCompressor:
     ``compress(data) -> bytes`` and ``decompress(blob) -> bytes`` round-trip any input. The
     data is cut into at most ``streams`` contiguous chunks of at least ``min_chunk`` bytes,
     predicted in one batch (more streams: faster, slightly worse, since every chunk starts
-    cold). ``context`` (default the model's ``block_size``) is the longest context; when
+    cold). ``context`` (default the model's ``max_len``) is the longest context; when
     the KV cache is full it keeps the last ``keep`` bytes (default ``context // 2``).
     ``threads`` is fixed during coding and stored in the blob.
 
@@ -55,9 +55,9 @@ class LMCompressor:
         if config is None or getattr(config, "vocab_size", None) != 256:
             raise ValueError("LMCompressor needs a byte-level GPT (config.vocab_size == 256), got "
                              f"vocab_size={getattr(config, 'vocab_size', None)}; build it with GPTConfig(vocab_size=256)")
-        context = config.block_size if context is None else context
-        if not 1 <= context <= min(config.block_size, 65535):
-            raise ValueError(f"context must lie in 1..{config.block_size} (the model's block_size), got {context}")
+        context = config.max_len if context is None else context
+        if not 1 <= context <= min(config.max_len, 65535):
+            raise ValueError(f"context must lie in 1..{config.max_len} (the model's max_len), got {context}")
         keep = max(1, context // 2) if keep is None else keep
         if not 1 <= keep <= context:
             raise ValueError(f"keep must lie in 1..context={context}, got {keep}")
@@ -70,9 +70,9 @@ class LMCompressor:
                              "fingerprint(), e.g. llmbook_lib.compress.ngram.ByteNGram(train_bytes)")
         if not 0 < mix_lr < 1e6:
             raise ValueError(f"mix_lr must be positive, got {mix_lr}")
-        if dynamic is not None and not dynamic.valid_for(config.block_size):
-            raise ValueError(f"DynamicEval needs lr > 0, every in 1..65535 and window in 1..{config.block_size} "
-                             f"(the model's block_size), got {dynamic}")
+        if dynamic is not None and not dynamic.valid_for(config.max_len):
+            raise ValueError(f"DynamicEval needs lr > 0, every in 1..65535 and window in 1..{config.max_len} "
+                             f"(the model's max_len), got {dynamic}")
         self.model, self.context, self.keep = model, context, keep
         self.streams, self.min_chunk, self.threads = streams, min_chunk, threads
         self.start_byte, self.progress = start_byte, progress
@@ -101,7 +101,7 @@ class LMCompressor:
             have = "none" if mine is None else mine.hex()
             raise ValueError(f"blob was compressed with {need}, this compressor has {have}; "
                              "pass the same side= (e.g. the same ByteNGram) to decompress")
-        header.check(self.model.config.block_size)
+        header.check(self.model.config.max_len)
 
     @contextlib.contextmanager
     def _coding(self, threads: int):

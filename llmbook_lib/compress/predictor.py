@@ -49,9 +49,9 @@ class DynamicEval:
     every: int = 32
     window: int = 32
 
-    def valid_for(self, block_size: int) -> bool:
+    def valid_for(self, max_len: int) -> bool:
         """lr > 0, every in 1..65535 (it is stored as u16) and a window the model can take."""
-        return 0 < self.lr < 1e6 and 1 <= self.every <= 65535 and 1 <= self.window <= block_size
+        return 0 < self.lr < 1e6 and 1 <= self.every <= 65535 and 1 <= self.window <= max_len
 
 
 class Predictor:

@@ -40,21 +40,21 @@ class RandomBatches:
     slice of the same global batch.
     """
 
-    def __init__(self, data: torch.Tensor, block_size: int, batch_size: int, seed: int = 0,
+    def __init__(self, data: torch.Tensor, max_len: int, batch_size: int, seed: int = 0,
                  device: torch.device | str | None = None):
         data = torch.as_tensor(data, dtype=torch.long)
         if data.dim() != 1:
             raise ValueError(f"data must be a 1-D tensor of token ids, got shape {tuple(data.shape)}")
-        if len(data) < block_size + 1:
-            raise ValueError(f"data has {len(data)} tokens, fewer than block_size + 1 = {block_size + 1}; "
-                             "use a smaller block_size or more text")
-        self.data, self.block_size, self.batch_size = data, block_size, batch_size
+        if len(data) < max_len + 1:
+            raise ValueError(f"data has {len(data)} tokens, fewer than max_len + 1 = {max_len + 1}; "
+                             "use a smaller max_len or more text")
+        self.data, self.max_len, self.batch_size = data, max_len, batch_size
         self.seed, self.device = seed, device
-        self._offsets = torch.arange(block_size + 1)
+        self._offsets = torch.arange(max_len + 1)
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         g = step_generator(self.seed, step)
-        starts = torch.randint(len(self.data) - self.block_size, (self.batch_size,), generator=g)
+        starts = torch.randint(len(self.data) - self.max_len, (self.batch_size,), generator=g)
         windows = self.data[starts[:, None] + self._offsets]        # (B, T + 1)
         x, y = windows[:, :-1], windows[:, 1:]
         if self.device is not None and torch.device(self.device).type != "cpu":

@@ -240,26 +240,26 @@ class BertBatches:
 
 
 class PLMBatches:
-    """XLNet's batches: ``batches(step) -> (ids, orders, labels)``, each (B, block_size).
+    """XLNet's batches: ``batches(step) -> (ids, orders, labels)``, each (B, max_len).
 
     ids are random windows of the 1-D ``stream``; orders[b] is a uniformly random permutation;
     labels hold the token at the last ``predict`` positions of each order and -100 elsewhere
     (XLNet's partial prediction: early positions of an order have too little context).
     """
 
-    def __init__(self, stream: torch.Tensor, block_size: int, batch_size: int, predict: int, seed: int = 0):
+    def __init__(self, stream: torch.Tensor, max_len: int, batch_size: int, predict: int, seed: int = 0):
         stream = torch.as_tensor(stream, dtype=torch.long)
-        if stream.dim() != 1 or len(stream) <= block_size:
-            raise ValueError(f"stream must be a 1-D tensor of more than block_size={block_size} ids, "
+        if stream.dim() != 1 or len(stream) <= max_len:
+            raise ValueError(f"stream must be a 1-D tensor of more than max_len={max_len} ids, "
                              f"got shape {tuple(stream.shape)}")
-        if not 1 <= predict <= block_size:
-            raise ValueError(f"predict must lie in 1..block_size={block_size}, got {predict}")
-        self.stream, self.block_size, self.batch_size = stream, block_size, batch_size
+        if not 1 <= predict <= max_len:
+            raise ValueError(f"predict must lie in 1..max_len={max_len}, got {predict}")
+        self.stream, self.max_len, self.batch_size = stream, max_len, batch_size
         self.predict, self.seed = predict, seed
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         g = step_generator(self.seed, step)
-        T = self.block_size
+        T = self.max_len
         starts = torch.randint(len(self.stream) - T, (self.batch_size,), generator=g)
         ids = self.stream[starts[:, None] + torch.arange(T)]                  # (B, T)
         orders = random_orders(self.batch_size, T, generator=g)               # (B, T)

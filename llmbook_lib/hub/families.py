@@ -74,7 +74,7 @@ class GPTFamily:
         return GPT(GPTConfig(**{**recipe.model.to_dict(), "vocab_size": tokenizer.vocab_size}))
 
     def fit(self, recipe: Recipe, model: GPT, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
-        T = model.config.block_size
+        T = model.config.max_len
         batches = corpora.RandomBatches(data.train, T, recipe.batch_size, seed=recipe.seed)
         val = corpora.RandomBatches(data.val, T, recipe.batch_size, seed=recipe.seed + 1)
         history = train(model, batches, config, val_batches=val)
@@ -90,7 +90,7 @@ class GPTFamily:
         return {"tokenizer": tokenizer.to_json()}     # no "kind": GPT files predate the BERT family
 
     def from_checkpoint(self, state: dict) -> tuple[GPT, Any]:
-        return GPT(GPTConfig(**state["model_config"])), tokenizer_from_json(state["tokenizer"])
+        return GPT(GPTConfig.from_dict(state["model_config"])), tokenizer_from_json(state["tokenizer"])
 
 
 def bert_val_batches(recipe_or_name: Recipe | str, vocab: BertVocab, val_docs) -> BertBatches:

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .. import data as corpora
 from ..models.bertlike import BertConfig
-from ..training.train import TrainConfig
 from ..models.transformer import GPTConfig
+from ..training.train import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Recipe:
 
 def _small_gpt() -> GPTConfig:
     # vocab_size=0 here: the family sets it from the tokenizer built on the corpus
-    return GPTConfig(vocab_size=0, block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
+    return GPTConfig(vocab_size=0, max_len=128, n_layer=4, n_head=4, d_model=128, dropout=0.0)
 
 
 _TRAIN = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, grad_clip=1.0,
@@ -65,7 +65,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     # Chinese UTF-8 is 3 bytes per character: the same sweep preferred context 64 / batch 32 / lr 2e-3.
     Recipe("gpt-zh-byte", "4-layer, width-128 byte-level GPT on People's Daily (Jan 1998, UTF-8 bytes)",
            corpus="peoples_daily_text", tokenizer="byte", max_vocab=None,
-           model=replace(_small_gpt(), block_size=64),
+           model=replace(_small_gpt(), max_len=64),
            train=replace(_TRAIN, max_steps=2500, eval_every=500), batch_size=32),
     # MLM + NSP on sentence pairs [CLS] A [SEP] B [SEP] of one paragraph (IsNext) or two (NotNext).
     # One CPU thread (two threads on a shared 2-core machine ran 6x slower); about 0.55 CPU-s a step.

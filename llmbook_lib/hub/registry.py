@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from .. import data as corpora
+from ..models.transformer import RENAMED_FIELDS
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from ..runtime.device import seed_everything
 from .families import family_of, family_of_checkpoint
@@ -85,6 +86,14 @@ def save_weights(path: Path, model: torch.nn.Module, tok, name: str) -> None:
     save_checkpoint(path, model, state=state, rng=False)
 
 
+def _current_names(recipe_dict):
+    """A recipe as saved, with model-config fields renamed since (``RENAMED_FIELDS``)."""
+    if not isinstance(recipe_dict, dict) or not isinstance(recipe_dict.get("model"), dict):
+        return recipe_dict
+    model = {RENAMED_FIELDS.get(k, k): v for k, v in recipe_dict["model"].items()}
+    return {**recipe_dict, "model": model}
+
+
 def load_weights(path: Path, device) -> tuple[torch.nn.Module, object]:
     """The model (in eval mode, on ``device``) and tokenizer stored in a weights file."""
     ckpt = load_checkpoint(path)
@@ -120,7 +129,7 @@ def pretrained(name: str, device: torch.device | str = "cpu", retrain: bool = Tr
     cached, cached_meta = cache_dir() / f"{name}.safetensors", cache_dir() / f"{name}.json"
     if cached.is_file() and cached_meta.is_file():
         meta = _read_manifest(cached_meta)
-        if meta.get("sha256") == _file_sha256(cached) and meta.get("recipe") == r.to_dict():
+        if meta.get("sha256") == _file_sha256(cached) and _current_names(meta.get("recipe")) == r.to_dict():
             return load_weights(cached, device)
         warnings.warn(f"cached weights {cached} are damaged or stale: refused; retraining", stacklevel=2)
     if not retrain:

@@ -114,12 +114,12 @@ class MultiHeadAttention(nn.Module):
     their keys and values are appended to the cache.
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True,
+    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, bias: bool = True,
                  rotary: nn.Module | None = None):
         super().__init__()
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
-        self.d_model, self.n_heads, self.d_head = d_model, n_heads, d_model // n_heads
+        if d_model % n_head:
+            raise ValueError(f"d_model={d_model} must be divisible by n_head={n_head}")
+        self.d_model, self.n_head, self.d_head = d_model, n_head, d_model // n_head
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = dropout
@@ -127,7 +127,7 @@ class MultiHeadAttention(nn.Module):
 
     def _split(self, t: torch.Tensor) -> torch.Tensor:
         B, T, _ = t.shape
-        return t.view(B, T, self.n_heads, self.d_head).transpose(1, 2)   # (B, h, T, d_head)
+        return t.view(B, T, self.n_head, self.d_head).transpose(1, 2)   # (B, h, T, d_head)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None, is_causal: bool = False,

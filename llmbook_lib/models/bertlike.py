@@ -22,10 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..runtime.device import eval_mode
-from .layers import EncoderLayer
 from ..data.pretraining import IGNORE, permutation_masks
+from ..runtime.device import eval_mode
 from ..text.tokenize import BertVocab
+from .layers import EncoderLayer
 from .transformer import Encoder
 
 

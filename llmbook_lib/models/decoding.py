@@ -3,7 +3,7 @@
 A hypothesis is a target sequence y_1 .. y_n; its score is the sum of log p(y_t | y_<t, x),
 optionally divided by a length penalty ((5 + n) / 6) ** alpha (Wu et al., 2016) so that long
 outputs are not punished merely for having more factors below one. Padding and BOS are never
-generated. A hypothesis ends when it emits EOS, or at ``max_len`` tokens.
+generated. A hypothesis ends when it emits EOS, or at ``max_new_tokens`` tokens.
 
 Both feed the decoder one new token per step and keep the keys and values of the earlier ones
 in a KV cache (``Transformer.new_cache``); beam search reorders the cache with its beams.
@@ -52,7 +52,7 @@ def _check_src(src: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy_decode(model, src: torch.Tensor, max_len: int = 64, use_cache: bool = True) -> list[list[int]]:
+def greedy_decode(model, src: torch.Tensor, max_new_tokens: int = 64, use_cache: bool = True) -> list[list[int]]:
     """The most likely next token at every step, for each source in the batch src (B, S).
     Returns one id list per source, each ending at (and including) its first EOS if any."""
     src = _check_src(src)
@@ -62,7 +62,7 @@ def greedy_decode(model, src: torch.Tensor, max_len: int = 64, use_cache: bool =
         ys = torch.full((src.size(0), 1), c.bos_id, dtype=torch.long, device=src.device)
         done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
         cache = model.new_cache() if use_cache else None
-        for _ in range(max_len):
+        for _ in range(max_new_tokens):
             nxt = _next_logprobs(model, memory, mask, ys, cache).argmax(-1).masked_fill(done, c.pad_id)
             ys = torch.cat([ys, nxt[:, None]], dim=1)
             done |= nxt == c.eos_id
@@ -76,7 +76,7 @@ def greedy_decode(model, src: torch.Tensor, max_len: int = 64, use_cache: bool =
 
 
 @torch.no_grad()
-def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_len: int = 64,
+def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_new_tokens: int = 64,
                 alpha: float = 0.0, n_best: int = 1, use_cache: bool = True) -> list[Hypothesis]:
     """Beam search for one source sequence src (S,) or (1, S).
 
@@ -97,7 +97,7 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_len: int = 64,
         scores = torch.zeros(1, device=src.device)                                     # (N,) logprobs
         finished: list[Hypothesis] = []
         cache = model.new_cache() if use_cache else None
-        for t in range(1, max_len + 1):
+        for t in range(1, max_new_tokens + 1):
             logp = _next_logprobs(model, memory, mask, prefixes, cache)                # (N, V)
             cand = (scores[:, None] + logp).view(-1)                                   # (N * V,)
             k = min(2 * beam_size, int(torch.isfinite(cand).sum()))
@@ -107,7 +107,7 @@ def beam_search(model, src: torch.Tensor, beam_size: int = 4, max_len: int = 64,
             for s, i in zip(top.tolist(), idx.tolist()):
                 row, tok = divmod(i, V)
                 tokens = prefixes[row, 1:].tolist() + [tok]
-                if tok == c.eos_id or t == max_len:
+                if tok == c.eos_id or t == max_new_tokens:
                     finished.append(Hypothesis(tokens, s, s / length_penalty(len(tokens), alpha)))
                 elif len(keep_rows) < beam_size:
                     keep_rows.append(row)

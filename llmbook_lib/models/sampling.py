@@ -55,19 +55,19 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
              generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
     """Append ``max_new_tokens`` sampled tokens to idx (B, T) using ``model(idx) -> (logits, ...)``.
 
-    The context is cropped to the model's last ``config.block_size`` tokens, as in ``GPT.generate``.
+    The context is cropped to the model's last ``config.max_len`` tokens, as in ``GPT.generate``.
     With ``use_cache`` (and a model that has ``new_cache()``, like ``GPT``) each step feeds only
     the newest token and reuses the keys and values of the earlier ones (a KV cache); without it
-    every step re-runs the whole context. Both give the same tokens. Past ``block_size`` the
+    every step re-runs the whole context. Both give the same tokens. Past ``max_len`` the
     window slides and every position changes, so the cache is rebuilt from the last
-    ``block_size`` tokens at every step: exact, but no faster than without the cache.
+    ``max_len`` tokens at every step: exact, but no faster than without the cache.
     """
     if idx.dim() != 2 or idx.size(1) == 0:
         raise ValueError(f"idx must be a (B, T) tensor with T >= 1 context tokens, got shape {tuple(idx.shape)}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     with eval_mode(model):
-        block = model.config.block_size
+        block = model.config.max_len
         cache = None
         for _ in range(max_new_tokens):
             if not (use_cache and hasattr(model, "new_cache")):

@@ -15,24 +15,34 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import sampling
+from ..text.tokenize import BOS_ID, EOS_ID, PAD_ID
 from .attention import KVCache
 from .layers import Block, DecoderLayer, EncoderLayer, FeedForward, copy_from_torch
 from .position import RotaryEmbedding, make_positional_encoding
-from ..text.tokenize import BOS_ID, EOS_ID, PAD_ID
+
+
+# Config fields renamed so that one idea has one name across the library (and the shipped
+# weights files, whose metadata keep the old names, still load): old -> new.
+RENAMED_FIELDS = {"n_embd": "d_model", "block_size": "max_len", "n_heads": "n_head"}
 
 
 @dataclass
 class GPTConfig:
     vocab_size: int = 256     # 256 for a byte model; the vocabulary size of a char tokenizer
-    block_size: int = 128     # longest context the model can see
+    max_len: int = 128        # longest context the model can see (nanoGPT's block_size)
     n_layer: int = 4
     n_head: int = 4
-    n_embd: int = 128
+    d_model: int = 128        # width of the residual stream (nanoGPT's n_embd)
     dropout: float = 0.0
     bias: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GPTConfig":
+        """A config from ``to_dict()``, also one written before the renames in ``RENAMED_FIELDS``."""
+        return cls(**{RENAMED_FIELDS.get(k, k): v for k, v in d.items()})
 
 
 class GPT(nn.Module):
@@ -41,13 +51,13 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
-        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
-        self.pos_emb = nn.Embedding(config.block_size, config.n_embd)
+        self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos_emb = nn.Embedding(config.max_len, config.d_model)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config.n_embd, config.n_head, config.dropout, config.bias)
+        self.blocks = nn.ModuleList(Block(config.d_model, config.n_head, config.dropout, config.bias)
                                     for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.ln_f = nn.LayerNorm(config.d_model, bias=config.bias)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.lm_head.weight = self.tok_emb.weight          # weight tying
         self.apply(self._init_weights)
         for name, p in self.named_parameters():              # GPT-2: scale residual projections
@@ -69,7 +79,7 @@ class GPT(nn.Module):
         return n - self.pos_emb.weight.numel() if non_embedding else n
 
     def flops_per_token(self, T: int | None = None) -> int:
-        """Training FLOPs per token (forward and backward) at context T (default block_size).
+        """Training FLOPs per token (forward and backward) at context T (default max_len).
 
         6 N for the weights (2 for the forward multiply-add, 4 for the two backward products;
         N = ``num_params()``, the tied output layer counted once) plus 12 L d T for attention:
@@ -77,17 +87,17 @@ class GPT(nn.Module):
         backward. This is the count model FLOPs utilisation (MFU) divides by time.
         """
         c = self.config
-        T = c.block_size if T is None else T
-        return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * T
+        T = c.max_len if T is None else T
+        return 6 * self.num_params() + 12 * c.n_layer * c.d_model * T
 
     def new_cache(self) -> KVCache:
         """An empty KV cache for ``forward(..., cache=)``, one slot per layer."""
         return KVCache.empty(self.config.n_layer)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                return_attention: bool = False, cache: KVCache | None = None):
+                need_weights: bool = False, cache: KVCache | None = None):
         """idx: (B, T) token ids. Returns ``(logits (B, T, V), loss or None)``, and with
-        ``return_attention=True`` a third item: weights (n_layer, B, n_head, T, T).
+        ``need_weights=True`` a third item: weights (n_layer, B, n_head, T, T).
 
         Targets equal to -100 are ignored by the loss (padding). With ``cache`` (from
         ``new_cache()``) idx continues the tokens already cached: it sits at positions
@@ -96,23 +106,23 @@ class GPT(nn.Module):
         """
         B, T = idx.shape
         start = 0 if cache is None else len(cache)                   # position of idx[:, 0]
-        if start + T > self.config.block_size:
+        if start + T > self.config.max_len:
             cached = f" ({start} cached + {T} new)" if start else ""
             raise ValueError(
-                f"sequence length {start + T}{cached} exceeds block_size {self.config.block_size}; "
-                f"crop the input to its last {self.config.block_size} tokens (generate() does this) "
-                "or build the model with a larger block_size")
+                f"sequence length {start + T}{cached} exceeds max_len {self.config.max_len}; "
+                f"crop the input to its last {self.config.max_len} tokens (generate() does this) "
+                "or build the model with a larger max_len")
         pos = torch.arange(start, start + T, device=idx.device)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))         # (B, T, d)
         attn = []
         for i, block in enumerate(self.blocks):
-            x, w = block(x, need_weights=return_attention, cache=None if cache is None else cache.layers[i])
+            x, w = block(x, need_weights=need_weights, cache=None if cache is None else cache.layers[i])
             attn.append(w)
         logits = self.lm_head(self.ln_f(x))                          # (B, T, V)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
-        if return_attention:
+        if need_weights:
             return logits, loss, torch.stack(attn)
         return logits, loss
 
@@ -282,17 +292,17 @@ class Transformer(nn.Module):
         return self.out(self.dec_norm(x)), w_self, w_cross
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, tgt_out: torch.Tensor | None = None,
-                return_attention: bool = False):
-        """Returns (logits (B, T, V), loss or None); with ``return_attention=True`` a third item,
+                need_weights: bool = False):
+        """Returns (logits (B, T, V), loss or None); with ``need_weights=True`` a third item,
         a dict of stacked weights: "encoder" (L, B, h, S, S), "decoder" (L, B, h, T, T) and
         "cross" (L, B, h, T, S)."""
-        memory, mask, w_enc = self.encode(src, need_weights=return_attention)
-        logits, w_self, w_cross = self.decode(tgt_in, memory, mask, need_weights=return_attention)
+        memory, mask, w_enc = self.encode(src, need_weights=need_weights)
+        logits, w_self, w_cross = self.decode(tgt_in, memory, mask, need_weights=need_weights)
         loss = None
         if tgt_out is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1),
                                    ignore_index=self.config.pad_id)
-        if return_attention:
+        if need_weights:
             att = {"encoder": torch.stack(w_enc) if w_enc else None,
                    "decoder": torch.stack(w_self) if w_self else None,
                    "cross": torch.stack(w_cross) if w_cross else None}

@@ -139,9 +139,9 @@ def validation_loss(model: torch.nn.Module, val_ids: torch.Tensor, max_tokens: i
                     T: int | None = None) -> float:
     """Mean next-token loss (nats) of a causal LM over the first ``max_tokens`` validation tokens
     (default ``VAL_TOKENS``, read at call time), in non-overlapping windows of T tokens (default
-    ``block_size``): deterministic, no sampling. The shared GPTs' manifest metric."""
+    ``max_len``): deterministic, no sampling. The shared GPTs' manifest metric."""
     max_tokens = VAL_TOKENS if max_tokens is None else max_tokens
-    T = model.config.block_size if T is None else T
+    T = model.config.max_len if T is None else T
     n = min(len(val_ids) - 1, max_tokens) // T * T
     device = next(model.parameters()).device
     x = val_ids[:n].view(-1, T).to(device)        # (windows, T)

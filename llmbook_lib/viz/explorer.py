@@ -82,7 +82,7 @@ def _as_weights(tokens, weights, query_tokens=None) -> tuple[list[str], np.ndarr
     elif w.ndim == 3:
         w = w[None]
     if w.ndim != 4:
-        hint = (" GPT(..., return_attention=True) returns [layers, batch, heads, T, T]: pick one "
+        hint = (" GPT(..., need_weights=True) returns [layers, batch, heads, T, T]: pick one "
                 "sequence, e.g. weights[:, 0]." if w.ndim == 5 else "")
         raise ValueError(f"weights must have shape [layers, heads, T, T] (or [heads, T, T] or "
                          f"[T, T]), got {w.ndim} dimensions {tuple(w.shape)}.{hint}")
@@ -252,7 +252,7 @@ def show_attention(tokens, weights=None, *, query_tokens=None, titles: list[str]
 # ---------------------------------------------------------------------------------------------
 # Live explorer (a kernel is needed): recompute the weights for any typed sentence.
 # ---------------------------------------------------------------------------------------------
-def attention_input(text: str, tokenizer: Tokenizer, block_size: int):
+def attention_input(text: str, tokenizer: Tokenizer, max_len: int):
     """Check and encode a sentence for the live explorer.
 
     Returns ``(ids, tokens, message)``: on success ``message`` is ``""``; otherwise ``ids`` is
@@ -272,9 +272,9 @@ def attention_input(text: str, tokenizer: Tokenizer, block_size: int):
         ids = tokenizer.encode(text)
     except ValueError as e:
         return None, [], f"无法分词：{e}"
-    if len(ids) > block_size:
-        return None, [], (f"输入有 {len(ids)} 个词元，超过了模型的上下文长度 block_size = {block_size}；"
-                          f"请缩短到 {block_size} 个词元以内。")
+    if len(ids) > max_len:
+        return None, [], (f"输入有 {len(ids)} 个词元，超过了模型的上下文长度 max_len = {max_len}；"
+                          f"请缩短到 {max_len} 个词元以内。")
     tokens = []
     for i in ids:
         try:
@@ -290,7 +290,7 @@ def model_attention(model, ids) -> np.ndarray:
     device = next(model.parameters()).device
     with eval_mode(model):
         idx = torch.as_tensor([list(ids)], dtype=torch.long, device=device)
-        _, _, weights = model(idx, return_attention=True)        # (L, B, H, T, T)
+        _, _, weights = model(idx, need_weights=True)        # (L, B, H, T, T)
     return weights[:, 0].float().cpu().numpy()
 
 
@@ -306,7 +306,7 @@ def gpt_attend(model, tokenizer):
     """``attend(text) -> (tokens, weights [L, H, T, T])`` for a ``GPT`` and its tokenizer; bad
     input raises ValueError with a message in Chinese (see ``attention_input``)."""
     def attend(text: str):
-        ids, tokens, err = attention_input(text, tokenizer, model.config.block_size)
+        ids, tokens, err = attention_input(text, tokenizer, model.config.max_len)
         if err:
             raise ValueError(err)
         return tokens, model_attention(model, ids)
