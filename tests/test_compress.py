@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmbook_lib.compress import DynamicEval, LMCompressor, baseline_bits_per_byte, model_fingerprint, torch_threads
+from llmbook_lib.compress import (AdaptiveConfig, AdaptiveModel, DynamicEval, LMCompressor, baseline_bits_per_byte,
+                                  model_fingerprint, torch_threads)
+from llmbook_lib.compress.adaptive import ContextCounts, MatchModel, Mixer, witten_bell
 from llmbook_lib.compress.arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder, cdf_from_probs, quantize_probs
 from llmbook_lib.compress.ngram import ByteNGram
 from llmbook_lib.models.transformer import GPT, GPTConfig
@@ -203,11 +206,12 @@ def test_dynamic_evaluation_with_two_threads_replays_exactly():
 
 def test_mixing_with_ngram_and_dynamic_evaluation_shrink_the_blob():
     model, data = tiny_gpt(5), TEXT[:600]
-    plain = len(LMCompressor(model, streams=2, min_chunk=16, fallback=False).compress(data))
-    mixed = LMCompressor(model, streams=2, min_chunk=16, side=ByteNGram(TEXT[600:], n=5), fallback=False)
+    static = {"streams": 2, "min_chunk": 16, "fallback": False, "adaptive": None}     # the GPT's own effects
+    plain = len(LMCompressor(model, **static).compress(data))
+    mixed = LMCompressor(model, **static, side=ByteNGram(TEXT[600:], n=5))
     assert len(mixed.compress(data)) < 0.6 * plain          # the n-gram knows this text; the GPT is untrained
     assert mixed.stats["mix_weight"] < 0.2                  # and the mixer learned to trust it
-    dyn = LMCompressor(model, streams=2, min_chunk=16, dynamic=DynamicEval(lr=3e-3, every=4, window=16), fallback=False)
+    dyn = LMCompressor(model, **static, dynamic=DynamicEval(lr=3e-3, every=4, window=16))
     assert len(dyn.compress(data)) < 0.95 * plain
     assert dyn.stats["dynamic_updates"] == 300 // 4
 
@@ -395,7 +399,7 @@ def test_cli_runs_as_module():
 
 def test_never_expands_beyond_the_header(comp):
     """Where the model loses, the blob holds the bytes stored or xz-coded, and says so."""
-    comp = LMCompressor(comp.model, streams=4, min_chunk=16)          # fallback on (the default)
+    comp = LMCompressor(comp.model, streams=64, min_chunk=16)         # fallback on (the default)
     noise = random.Random(3).randbytes(3000)
     blob = comp.compress(noise)
     assert comp.stats["coder"] == "stored" and comp.stats["lm_bytes"] > len(noise)
@@ -420,3 +424,100 @@ def test_fallback_off_keeps_the_model_blob_and_corrupt_fallback_is_refused(comp)
     bad[-10] ^= 1                                       # inside the stored bytes
     with pytest.raises(ValueError, match="checksum|corrupted"):
         pure.decompress(bytes(bad))
+
+
+# ---------------------------------------------------------------- adaptive models (learned from the file itself)
+
+@pytest.mark.parametrize("data", [
+    b"",
+    b"x",
+    random.Random(5).randbytes(500),
+    b"\xff\xfe\xc3(\xa0\xa1\xe2\x28\xa1\xf0\x90\x28\xbc" * 9,            # invalid UTF-8
+    TEXT[:400],
+], ids=["empty", "one-byte", "random", "invalid-utf8", "text"])
+@pytest.mark.parametrize("config", [AdaptiveConfig(), AdaptiveConfig(orders=(1, 3, 7), match_min=3, shared=False,
+                                                                     count_limit=3, table_bits=8)],
+                         ids=["default", "per-stream"])
+def test_adaptive_round_trip(data, config):
+    c = LMCompressor(tiny_gpt(11), streams=5, min_chunk=8, adaptive=config, fallback=False)
+    blob = c.compress(data)
+    assert c.decompress(blob) == data
+    assert c.stats["coder"] == "lm"
+
+
+def test_adaptive_encoder_and_decoder_are_deterministic():
+    """Two compressors built alike write the same bytes, and a third one decodes them."""
+    data = TEXT[:300] + random.Random(6).randbytes(50)
+    blobs = [LMCompressor(tiny_gpt(12), streams=3, min_chunk=16, fallback=False).compress(data) for _ in range(2)]
+    assert blobs[0] == blobs[1]
+    assert LMCompressor(tiny_gpt(12), fallback=False).decompress(blobs[0]) == data
+
+
+def test_adaptive_model_beats_the_static_one_on_repetitive_unseen_text():
+    """An untrained GPT knows nothing; the context counts and the match model learn the
+    repeats of the file itself, in every stream from all of them (shared statistics)."""
+    rng = random.Random(7)
+    words = ["adaptive", "模型", "context", "匹配", "mixer", "压缩"]
+    data = " ".join(rng.choice(words) for _ in range(150)).encode()
+    model = tiny_gpt(13)
+    static = LMCompressor(model, streams=4, min_chunk=16, adaptive=None, fallback=False).compress(data)
+    shared = LMCompressor(model, streams=4, min_chunk=16, fallback=False)
+    blob = shared.compress(data)
+    assert len(blob) < 0.35 * len(static)
+    alone = LMCompressor(model, streams=4, min_chunk=16, adaptive=AdaptiveConfig(shared=False), fallback=False)
+    assert len(blob) < len(alone.compress(data))                 # sharing across streams helps
+    assert shared.decompress(blob) == data
+
+
+def test_adaptive_components():
+    # context counts: after "ab" twice, order 2 predicts "c" from "ab"
+    cc = ContextCounts((1, 2), bits=10, limit=255, streams=1, shared=True)
+    h = 0
+    for b in b"abcabc":
+        where = cc.lookup(np.array([h], dtype=np.uint64))
+        cc.update(where, np.array([b]))
+        h = (h << 8 | b) & (2 ** 64 - 1)
+    counts = cc.gather(cc.lookup(np.array([h], dtype=np.uint64)))      # context "bc"
+    assert counts[0][0, ord("a")] == 1 and counts[1][0, ord("a")] == 1 and counts[1].sum() == 1
+    p1, p2 = witten_bell(counts, np.full((1, 256), 1 / 256))
+    assert abs(p2.sum() - 1) < 1e-12 and p2[0, ord("a")] > 0.5 > p2[0, ord("b")]
+    # match model: a repeat is predicted once min_len bytes agree
+    data = b"0123456789" * 3
+    hist = np.frombuffer(b"\n" + data, dtype=np.uint8)[None, :].copy()
+    mm = MatchModel(min_len=4, bits=10, streams=1)
+    right = 0
+    for t in range(len(data)):
+        logp = mm.predict(t, hist, 1)
+        right += int(logp[0].argmax() == data[t] and logp[0].max() > logp[0].min())
+        mm.update(t, hist, np.array([data[t]]))
+    assert right >= len(data) - 10 - 4 - 1
+    # mixer: learns to trust the model that is right
+    mix = Mixer(n_sets=1, lr=0.02, init=np.array([0.5, 0.5]))
+    good = np.log(np.full((1, 256), 0.1 / 255))
+    good[0, 7] = np.log(0.9)
+    flat = np.log(np.full((1, 256), 1 / 256))
+    for _ in range(50):
+        mix.mix(np.stack([good, flat], axis=1), np.zeros(1, dtype=np.int64))
+        mix.update(np.array([7]))
+    assert mix.w[0, 0] > 0.9 and mix.w[0, 0] > mix.w[0, 1]
+
+
+def test_adaptive_config_header_round_trip_and_errors():
+    from llmbook_lib.compress import VERSION, read_blob, write_blob
+    cfg = AdaptiveConfig(orders=(2, 5), table_bits=12, count_limit=1000, match_min=8, lr=0.01, shared=False)
+    back = AdaptiveConfig.unpack_from(cfg.pack(), 0)
+    assert back.orders == (2, 5) and back.shared is False and back.lr == pytest.approx(0.01)
+    c = LMCompressor(tiny_gpt(14), streams=2, min_chunk=16, adaptive=cfg, fallback=False)
+    blob = c.compress(TEXT[:100])
+    header, payload = read_blob(blob)
+    assert header.adaptive == c.adaptive and write_blob(header, payload) == blob
+    assert LMCompressor(tiny_gpt(14), adaptive=None, fallback=False).decompress(blob) == TEXT[:100]   # from the blob
+    with pytest.raises(ValueError, match="older llmbook_lib"):
+        read_blob(blob[:4] + bytes([VERSION - 1]) + blob[5:])
+    for bad in [{"orders": (0, 3)}, {"orders": (3, 3)}, {"table_bits": 30}, {"count_limit": 5000},
+                {"match_min": 1}, {"lr": 0.0}]:
+        with pytest.raises(ValueError):
+            AdaptiveConfig(**bad)
+    with pytest.raises(ValueError, match="AdaptiveConfig"):
+        LMCompressor(tiny_gpt(14), adaptive={"orders": (1, 2)})
+

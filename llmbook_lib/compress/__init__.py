@@ -21,6 +21,14 @@ byte per stream to the GPT with its KV cache (``GPT.forward(..., cache=)``); a s
 is handled by rebuilding the cache, once it holds ``context`` bytes, from the last ``keep``
 bytes (``keep == context`` gives an exact sliding window at ``context`` times the cost).
 
+**A model knows only what it has seen.** Outside its training text (another domain, the file's
+own names and repeats) a pretrained GPT predicts badly, and xz, which learns from the file
+itself, wins. ``adaptive=AdaptiveConfig()`` (the default) therefore mixes the GPT with models
+learned online from the very bytes being coded (``adaptive``: byte-context counts of orders 1-6
+and a match model, combined with the GPT by a geometric mixer whose weights follow the code
+length); their statistics are shared by all streams and updated in stream order, which the
+decoder repeats.
+
 Two optional improvements keep that rule: ``side=`` mixes in a second predictor (a byte
 n-gram, ``llmbook_lib.compress.ngram``) with a weight learned online from the code length, and
 ``dynamic=DynamicEval(...)`` keeps training a copy of the GPT on the bytes already coded. Both
@@ -33,13 +41,16 @@ returning wrong bytes. Blobs decode reliably on the machine set-up that wrote th
 One module per concern:
 
 - ``baselines``: gzip, bz2, xz and zstd sizes;
-- ``predictor``: the GPT with its KV cache, the side-model mixer, dynamic evaluation;
+- ``adaptive``: the models learned from the file being coded and the mixer (``AdaptiveConfig``);
+- ``predictor``: the GPT with its KV cache, the adaptive models, the side-model mixer, dynamic
+  evaluation;
 - ``blob``: the byte format (magic, version, fingerprints, parameters) and the stream layout;
 - ``core``: ``LMCompressor``, compress and decompress built from the three above;
 - ``benchmark``: ``bench`` and ``model_bytes``, for reports;
 - ``cli`` (``python -m llmbook_lib.compress``): compress, decompress or bench a file.
 """
 
+from .adaptive import AdaptiveConfig, AdaptiveModel
 from .baselines import baseline_bits_per_byte, baseline_sizes
 from .benchmark import bench, model_bytes
 from .blob import MAGIC, VERSION, BlobHeader, StreamLayout, model_fingerprint, read_blob, write_blob
@@ -49,6 +60,6 @@ from .predictor import DynamicEval, Predictor, torch_threads
 
 _Predictor = Predictor          # the name the tests knew it by
 
-__all__ = ["MAGIC", "VERSION", "BlobHeader", "DynamicEval", "LMCompressor", "Predictor", "StreamLayout",
+__all__ = ["AdaptiveConfig", "AdaptiveModel", "MAGIC", "VERSION", "BlobHeader", "DynamicEval", "LMCompressor", "Predictor", "StreamLayout",
            "baseline_bits_per_byte", "baseline_sizes", "bench", "main", "model_bytes", "model_fingerprint",
            "read_blob", "torch_threads", "write_blob"]

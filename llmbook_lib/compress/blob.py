@@ -5,7 +5,7 @@ Blob format (little-endian): header ``magic "LLMZ" | version u8 | model fingerpr
 original length u64 | streams u16 | context u16 | keep u16 | threads u8 | freq bits u8 |
 start byte u8 | sha256(original)[:8] | flags u8``, then (flag 1) ``side-model fingerprint
 8 B | mixing rate f32``, then (flag 2) ``dynamic-evaluation lr f32 | every u16 | window u16``,
-then the payload, then crc32 of everything before it. The payload is the arithmetic code, or,
+then (flag 16) the ``AdaptiveConfig`` of the adaptive models (``AdaptiveConfig.pack``), then the payload, then crc32 of everything before it. The payload is the arithmetic code, or,
 where the model would lose (flag 4) the original bytes stored as they are, or (flag 8) the
 original bytes coded by xz (``lzma``, preset 9e): the compressor keeps whichever blob is
 smallest, so a blob is never more than the header longer than the input. A truncated blob or a flipped
@@ -29,15 +29,17 @@ import numpy as np
 import torch
 
 from ..runtime.checkpoint import hash_tensors
+from .adaptive import AdaptiveConfig
 from .arithmetic import FREQ_BITS
 from .predictor import DynamicEval
 
 MAGIC = b"LLMZ"
-VERSION = 2
+VERSION = 3                                             # 3: adaptive models (flag 16)
 _HEADER = struct.Struct("<4sB8sQHHHBBB8sB")     # ... | sha256[:8] | flags
 _SIDE = struct.Struct("<8sf")                           # flag 1: side fingerprint, mixing rate
 _DYNAMIC = struct.Struct("<fHH")                        # flag 2: lr, every, window
-_FLAG_SIDE, _FLAG_DYNAMIC, _FLAG_STORED, _FLAG_XZ = 1, 2, 4, 8
+_FLAG_SIDE, _FLAG_DYNAMIC, _FLAG_STORED, _FLAG_XZ, _FLAG_ADAPTIVE = 1, 2, 4, 8, 16
+_FLAGS = _FLAG_SIDE | _FLAG_DYNAMIC | _FLAG_STORED | _FLAG_XZ | _FLAG_ADAPTIVE
 CODERS = ("lm", "stored", "xz")                         # what a payload holds; see the flags
 _CRC = struct.Struct("<I")
 
@@ -125,6 +127,7 @@ class BlobHeader:
     dynamic: DynamicEval | None = None
     freq_bits: int = FREQ_BITS
     coder: str = "lm"                # "lm" (arithmetic code), "stored" or "xz": see CODERS
+    adaptive: AdaptiveConfig | None = None     # the adaptive models mixed with the GPT, if any
 
     def layout(self) -> StreamLayout:
         """The stream layout that both compress and decompress iterate over."""
@@ -133,12 +136,15 @@ class BlobHeader:
     def pack(self) -> bytes:
         flags = (_FLAG_SIDE if self.side_fingerprint is not None else 0) | (_FLAG_DYNAMIC if self.dynamic else 0)
         flags |= {"lm": 0, "stored": _FLAG_STORED, "xz": _FLAG_XZ}[self.coder]
+        flags |= _FLAG_ADAPTIVE if self.adaptive is not None else 0
         out = _HEADER.pack(MAGIC, VERSION, self.fingerprint, self.length, self.streams, self.context, self.keep,
                            self.threads, self.freq_bits, self.start_byte, self.digest, flags)
         if self.side_fingerprint is not None:
             out += _SIDE.pack(self.side_fingerprint, self.mix_lr)
         if self.dynamic:
             out += _DYNAMIC.pack(self.dynamic.lr, self.dynamic.every, self.dynamic.window)
+        if self.adaptive is not None:
+            out += self.adaptive.pack()
         return out
 
     def check(self, max_len: int) -> None:
@@ -167,16 +173,18 @@ def read_blob(blob: bytes) -> tuple[BlobHeader, bytes]:
     if blob[:4] != MAGIC:
         raise ValueError(f"not an LMCompressor blob (magic {blob[:4]!r}, expected {MAGIC!r})")
     if blob[4] != VERSION:
-        raise ValueError(f"blob format version {blob[4]} is not supported (this library reads {VERSION})")
+        older = (f"; version {blob[4]} was written by an older llmbook_lib (before the adaptive models): "
+                 "decompress it with that version" if blob[4] < VERSION else "")
+        raise ValueError(f"blob format version {blob[4]} is not supported (this library reads {VERSION}){older}")
     (crc,) = _CRC.unpack_from(blob, len(blob) - _CRC.size)
     if zlib.crc32(blob[:-_CRC.size]) != crc:
         raise ValueError("blob checksum mismatch: the blob is truncated or corrupted")
     _, _, fp, n, N, context, keep, threads, freq_bits, start, digest, flags = _HEADER.unpack_from(blob)
     pos = _HEADER.size
-    side_fp, mix_lr, dynamic = None, 0.0, None
-    if flags & ~(_FLAG_SIDE | _FLAG_DYNAMIC | _FLAG_STORED | _FLAG_XZ) \
-            or flags & _FLAG_STORED and flags & _FLAG_XZ or len(blob) < pos + _CRC.size + (
-            _SIDE.size if flags & _FLAG_SIDE else 0) + (_DYNAMIC.size if flags & _FLAG_DYNAMIC else 0):
+    side_fp, mix_lr, dynamic, adaptive = None, 0.0, None, None
+    if flags & ~_FLAGS or flags & _FLAG_STORED and flags & _FLAG_XZ or len(blob) < pos + _CRC.size + (
+            _SIDE.size if flags & _FLAG_SIDE else 0) + (_DYNAMIC.size if flags & _FLAG_DYNAMIC else 0) + (
+            AdaptiveConfig.size() if flags & _FLAG_ADAPTIVE else 0):
         raise ValueError("blob header holds unknown flags or is cut short: corrupted blob")
     if flags & _FLAG_SIDE:
         side_fp, mix_lr = _SIDE.unpack_from(blob, pos)
@@ -184,7 +192,13 @@ def read_blob(blob: bytes) -> tuple[BlobHeader, bytes]:
     if flags & _FLAG_DYNAMIC:
         dynamic = DynamicEval(*_DYNAMIC.unpack_from(blob, pos))
         pos += _DYNAMIC.size
+    if flags & _FLAG_ADAPTIVE:
+        try:
+            adaptive = AdaptiveConfig.unpack_from(blob, pos)
+        except ValueError:
+            raise ValueError("blob header holds invalid adaptive-model settings: corrupted blob") from None
+        pos += AdaptiveConfig.size()
     coder = "stored" if flags & _FLAG_STORED else "xz" if flags & _FLAG_XZ else "lm"
     header = BlobHeader(fp, n, N, context, keep, threads, start, digest, side_fp, mix_lr, dynamic, freq_bits,
-                        coder)
+                        coder, adaptive)
     return header, blob[pos:-_CRC.size]

@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..runtime.device import eval_mode
+from .adaptive import AdaptiveConfig, AdaptiveModel
 from .arithmetic import FREQ_BITS, ArithmeticDecoder, ArithmeticEncoder
 from .blob import BlobHeader, StreamLayout, f32, model_fingerprint, read_blob, side_fingerprint, write_blob
 from .predictor import DynamicEval, Predictor, torch_threads
@@ -34,7 +35,11 @@ class LMCompressor:
     the KV cache is full it keeps the last ``keep`` bytes (default ``context // 2``).
     ``threads`` is fixed during coding and stored in the blob.
 
-    Two ways to predict better, both lossless because the decoder repeats them exactly:
+    ``adaptive`` (an ``AdaptiveConfig``, on by default; None: the GPT alone) mixes the GPT with
+    models learned from the file being coded (byte-context counts and a match model, see
+    ``adaptive.py``): they know the file's own names and repeats, which no training text had.
+
+    Two more ways to predict better, both lossless because the decoder repeats them exactly:
     ``side`` (e.g. an ``llmbook_lib.compress.ngram.ByteNGram``: ``probs(context) -> (256,)`` floats,
     ``context_bytes``, ``fingerprint()``) is mixed in with a weight learned online at rate
     ``mix_lr``; ``dynamic`` (a ``DynamicEval``) fine-tunes a copy of the GPT on the bytes
@@ -50,7 +55,7 @@ class LMCompressor:
     def __init__(self, model, context: int | None = None, keep: int | None = None, streams: int = 64,
                  min_chunk: int = 256, threads: int = 1, start_byte: int = 10, progress: bool = False,
                  side=None, mix_lr: float = 0.05, dynamic: DynamicEval | None = None,
-                 fallback: bool = True):
+                 fallback: bool = True, adaptive: AdaptiveConfig | None = AdaptiveConfig()):
         config = getattr(model, "config", None)
         if config is None or getattr(config, "vocab_size", None) != 256:
             raise ValueError("LMCompressor needs a byte-level GPT (config.vocab_size == 256), got "
@@ -80,6 +85,10 @@ class LMCompressor:
         self.dynamic = None if dynamic is None else DynamicEval(f32(dynamic.lr), dynamic.every, dynamic.window)
         self.fingerprint = model_fingerprint(model)
         self.fallback = fallback
+        if adaptive is not None and not isinstance(adaptive, AdaptiveConfig):
+            raise ValueError(f"adaptive must be an AdaptiveConfig or None, got {type(adaptive).__name__}")
+        # as stored in the blob (lr as float32), so both directions use the same numbers
+        self.adaptive = None if adaptive is None else AdaptiveConfig.unpack_from(adaptive.pack(), 0)
         self.stats: dict = {}
 
     # -- shared by both directions
@@ -88,7 +97,8 @@ class LMCompressor:
         n = len(data)
         return BlobHeader(self.fingerprint, n, StreamLayout.count(n, self.streams, self.min_chunk), self.context,
                           self.keep, self.threads, self.start_byte, hashlib.sha256(data).digest()[:8],
-                          side_fingerprint(self.side), self.mix_lr if self.side is not None else 0.0, self.dynamic)
+                          side_fingerprint(self.side), self.mix_lr if self.side is not None else 0.0, self.dynamic,
+                          adaptive=self.adaptive)
 
     def _check(self, header: BlobHeader) -> None:
         """Raise ``ValueError`` unless this compressor can decode a blob with ``header``."""
@@ -113,8 +123,10 @@ class LMCompressor:
         the model must be taken in eval mode)."""
         if not layout.lengths:
             return None
+        adaptive = None if header.adaptive is None else AdaptiveModel(header.adaptive, header.streams,
+                                                                      header.length, header.start_byte)
         return Predictor(self.model, header.context, header.keep, self.side, header.mix_lr, header.dynamic,
-                         min(layout.lengths))
+                         min(layout.lengths), adaptive)
 
     def _steps(self, predictor: Predictor | None, layout: StreamLayout, hist: torch.Tensor, hist_np: np.ndarray,
                desc: str):
@@ -127,7 +139,7 @@ class LMCompressor:
             cdf = predictor.predict(t, hist, hist_np, active)
             bar.update(active)
             yield t, active, cdf
-            predictor.observe(t, hist, hist_np[:active, t + 1].astype(np.int64))
+            predictor.observe(t, hist, hist_np, hist_np[:active, t + 1].astype(np.int64))
         bar.close()
 
     def compress(self, data: bytes) -> bytes:
@@ -152,7 +164,7 @@ class LMCompressor:
         blob = lm_blob = write_blob(header, payload)
         if self.fallback and n:
             for coder, body in (("xz", lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)), ("stored", data)):
-                other = write_blob(replace(header, coder=coder), body)
+                other = write_blob(replace(header, coder=coder, adaptive=None), body)       # no model settings
                 if len(other) < len(blob):
                     blob, payload = other, body
         seconds = time.perf_counter() - t0
@@ -162,7 +174,8 @@ class LMCompressor:
                       "bits_per_byte": 8 * len(blob) / n if n else float("nan"),
                       "seconds": seconds, "kb_per_s": n / 1000 / seconds,
                       "mix_weight": predictor.weight if predictor and self.side is not None else None,
-                      "dynamic_updates": predictor.updates if predictor else 0}
+                      "dynamic_updates": predictor.updates if predictor else 0,
+                      "adaptive": header.adaptive is not None}
         return blob
 
     def _unwrap(self, header: BlobHeader, payload: bytes, t0: float, size: int) -> bytes:
@@ -203,5 +216,6 @@ class LMCompressor:
         seconds = time.perf_counter() - t0
         n = header.length
         self.stats = {"original_bytes": n, "compressed_bytes": len(blob), "streams": header.streams,
-                      "coder": "lm", "seconds": seconds, "kb_per_s": n / 1000 / seconds if seconds else float("nan")}
+                      "coder": "lm", "seconds": seconds, "kb_per_s": n / 1000 / seconds if seconds else float("nan"),
+                      "adaptive": header.adaptive is not None}
         return out

@@ -4,9 +4,11 @@ Encoder and decoder run this one step function, ``Predictor.predict`` then
 ``Predictor.observe``, with the same arguments in the same order, so they compute bit-identical
 frequencies (a batched whole-sequence forward would round differently from the decoder's
 byte-by-byte one, and the decoder would derail). The GPT is fed one byte per stream through its
-own KV cache (``GPT.forward(..., cache=)``); a side model (a byte n-gram) can be mixed in with a
-weight learned online, and ``DynamicEval`` keeps training a copy of the GPT on the bytes already
-coded. Both learn only from bytes the decoder already has, and the decoder repeats every update.
+own KV cache (``GPT.forward(..., cache=)``); an ``AdaptiveModel`` (``adaptive.py``: context
+counts and a match model learned from the file itself, mixed with the GPT) turns its
+probabilities into better ones, a side model (a byte n-gram) can be mixed in with a weight
+learned online, and ``DynamicEval`` keeps training a copy of the GPT on the bytes already coded.
+All of them learn only from bytes the decoder already has, and the decoder repeats every update.
 ``torch_threads`` fixes the thread count, since float results depend on it too.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .adaptive import AdaptiveModel
 from .arithmetic import quantize_probs
 
 
@@ -32,6 +35,29 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(old)
+
+
+class _SlabCache:
+    """One layer's KV cache in buffers of ``capacity`` positions allocated once: appending writes
+    in place (a ``torch.cat`` per step would copy the whole cache, the main cost of a step), and
+    the keys and values so far are views. Used through ``GPT.forward(..., cache=)`` like
+    ``LayerCache``."""
+
+    def __init__(self, capacity: int):
+        self.capacity, self.n = capacity, 0
+        self.k = self.v = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B, H, T, D = k.shape                                            # (B, nh, T_new, hs)
+        if self.k is None:
+            self.k, self.v = k.new_empty(B, H, self.capacity, D), v.new_empty(B, H, self.capacity, D)
+        self.k[:, :, self.n:self.n + T] = k
+        self.v[:, :, self.n:self.n + T] = v
+        self.n += T
+        return self.k[:, :, :self.n], self.v[:, :, :self.n]
 
 
 @dataclass(frozen=True)
@@ -58,17 +84,20 @@ class Predictor:
     """Everything that turns the bytes coded so far into the next distributions, run identically
     by the encoder and the decoder: the GPT with a KV cache, optionally mixed with a side model
     as ``a * p_gpt + (1 - a) * p_side``, where ``a = sigmoid(z)`` follows the gradient of the
-    code length of every coded byte, and optionally dynamic evaluation of the GPT.
+    code length of every coded byte, then optionally mixed with the models of ``adaptive``
+    (an ``AdaptiveModel``), and optionally dynamic evaluation of the GPT.
 
     ``predict(t, hist, hist_np, active)`` -> cumulative frequencies (N, 257) for ``hist[:, t + 1]``;
-    ``observe(t, hist, symbols)`` then learns from the ``active`` symbols just coded.
+    ``observe(t, hist, hist_np, symbols)`` then learns from the ``active`` symbols just coded
+    (already written into column ``t + 1`` of ``hist`` and ``hist_np``).
     """
 
     def __init__(self, model, context: int, keep: int, side, mix_lr: float,
-                 dynamic: DynamicEval | None, min_length: int):
+                 dynamic: DynamicEval | None, min_length: int, adaptive: AdaptiveModel | None = None):
         if dynamic is not None:
             model = copy.deepcopy(model)               # the updates must not touch the caller's model
         self.model, self.side, self.mix_lr, self.dynamic = model, side, mix_lr, dynamic
+        self.adaptive = adaptive
         self.context, self.keep = context, keep
         self.cache = None                              # the GPT's KV cache; None: rebuild it
         self.min_length = min_length                   # every stream holds at least this many bytes
@@ -93,6 +122,7 @@ class Predictor:
         if self.cache is None or len(self.cache) == self.context:
             n = min(self.keep, t + 1)
             self.cache = self.model.new_cache()
+            self.cache.layers = [_SlabCache(self.context) for _ in self.cache.layers]
             logits = self.model(hist[:, t + 1 - n:t + 1], cache=self.cache)[0][:, -1]
         else:
             logits = self.model(hist[:, t:t + 1], cache=self.cache)[0][:, -1]   # (N, V)
@@ -102,9 +132,12 @@ class Predictor:
         """Cumulative frequencies (N, 257) of the next byte of every stream (rows past ``active``
         are computed but not coded: the batch keeps its shape, so the numbers do not change)."""
         probs = self._gpt_probs(t, hist)                                          # (N, 256)
-        if self.side is None:
+        if self.side is None and self.adaptive is None:
             return quantize_probs(probs)
         pm = probs.double().cpu().numpy()
+        if self.side is None:
+            pm[:active] = self.adaptive.predict(t, hist_np, active, pm)
+            return quantize_probs(torch.from_numpy(pm)).to(probs.device)
         ps = pm.copy()
         k = self.side.context_bytes                  # stream i has coded hist[i, 1:t + 1]
         contexts = [hist_np[i, max(1, t + 1 - k):t + 1].tobytes() for i in range(active)]
@@ -115,11 +148,16 @@ class Predictor:
                 ps[i] = self.side.probs(c)
         self._pm, self._ps = pm, ps
         a = self.weight
-        return quantize_probs(torch.from_numpy(a * pm + (1 - a) * ps)).to(probs.device)
+        p = a * pm + (1 - a) * ps
+        if self.adaptive is not None:
+            p[:active] = self.adaptive.predict(t, hist_np, active, p)
+        return quantize_probs(torch.from_numpy(p)).to(probs.device)
 
-    def observe(self, t: int, hist: torch.Tensor, symbols: np.ndarray) -> None:
-        """Learn from the bytes just coded: move the mixing weight, and every ``every`` steps
-        take one dynamic-evaluation step (which invalidates the KV cache)."""
+    def observe(self, t: int, hist: torch.Tensor, hist_np: np.ndarray, symbols: np.ndarray) -> None:
+        """Learn from the bytes just coded: update the adaptive models, move the mixing weight,
+        and every ``every`` steps take one dynamic-evaluation step (which invalidates the KV cache)."""
+        if self.adaptive is not None:
+            self.adaptive.update(t, hist_np, symbols)
         if self.side is not None:                    # d(-ln p(x))/dz for p = a pm + (1 - a) ps
             rows = np.arange(len(symbols))
             pm, ps = self._pm[rows, symbols], self._ps[rows, symbols]

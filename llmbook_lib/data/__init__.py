@@ -8,6 +8,7 @@ The synthetic bilingual world (``world``: ``make_world``) gives the labelled set
 
 from .batches import PairBatches, RandomBatches, encode_corpus, pad_pairs, split_train_val
 from .corpora import (
+    mixed_byte_text,
     peoples_daily_tagged,
     peoples_daily_text,
     shakespeare_text,
@@ -18,7 +19,7 @@ from .corpora import (
 
 __all__ = [
     "PairBatches", "RandomBatches", "encode_corpus", "pad_pairs", "split_train_val",
-    "peoples_daily_tagged", "peoples_daily_text", "shakespeare_text", "stdlib_source",
+    "mixed_byte_text", "peoples_daily_tagged", "peoples_daily_text", "shakespeare_text", "stdlib_source",
     "text_sha256", "tiny_shakespeare",
 ]
 __all__ += ["World", "WorldConfig", "make_world"]

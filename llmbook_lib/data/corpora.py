@@ -9,6 +9,8 @@ import re
 import sysconfig
 from pathlib import Path
 
+from .batches import split_train_val
+
 TINY_SHAKESPEARE_CHARS = 1_115_394   # the size of nanoGPT's shakespeare_char, for comparison
 
 
@@ -84,6 +86,44 @@ def stdlib_source(max_bytes: int | None = None) -> str:
             break
     joined = "\n".join(out)
     return joined if max_bytes is None else joined.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
+MIX_CODE_BYTES = 3_000_000      # Python source in the byte-model mix (the rest of the stdlib is held out)
+MIX_ENGLISH_CHARS = 3_000_000   # Shakespeare in the mix: the start of its training split
+MIX_BLOCKS = 100                # each source cut into this many blocks, interleaved
+
+
+def stdlib_training_source(max_bytes: int = MIX_CODE_BYTES) -> str:
+    """The first ``max_bytes`` of the standard library's source in path order, test files and
+    folders excluded, each file after a ``# path`` line. The modules after the cut (e.g.
+    ``pathlib.py``, ``threading.py``) are never trained on: in-domain held-out code."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out, n = [], 0
+    for f in sorted(root.rglob("*.py")):
+        rel = f.relative_to(root).parts
+        if rel[0] in ("site-packages", "idlelib") or {"test", "tests"} & set(rel[:-1]) \
+                or rel[-1].startswith("test_"):
+            continue
+        if n >= max_bytes:
+            break
+        out.append(f"# {'/'.join(rel)}\n" + f.read_text(encoding="utf-8", errors="replace"))
+        n += len(out[-1].encode("utf-8"))
+    return "\n".join(out)
+
+
+@functools.lru_cache(maxsize=None)
+def mixed_byte_text() -> str:
+    """Chinese, English and Python for a byte model that meets all three (about 11 MB of UTF-8).
+
+    The training splits only of People's Daily (all of it) and Shakespeare (its first 3 M
+    characters), so their validation splits stay unseen, and ``stdlib_training_source()``. Each
+    source is cut into ``MIX_BLOCKS`` blocks, interleaved, so any contiguous split (the recipe's
+    own validation split is the last 10%) holds all three.
+    """
+    sources = (split_train_val(peoples_daily_text())[0], split_train_val(shakespeare_text())[0][:MIX_ENGLISH_CHARS],
+               stdlib_training_source())
+    return "".join(s[len(s) * i // MIX_BLOCKS:len(s) * (i + 1) // MIX_BLOCKS]
+                   for i in range(MIX_BLOCKS) for s in sources)
 
 
 def text_sha256(text: str | bytes) -> str:

@@ -20,6 +20,8 @@ validation sampler gives the same batches every time it is called.
 - ``BertBatches``: pairs from ``nsp_pairs``, packed as [CLS] A [SEP] B [SEP] by ``pack_pairs``,
   then masked by ``mlm_mask``: ``(inputs, segments, mlm_labels, is_next)``, the arguments of
   ``BertLike.forward``.
+- ``MLMWindows``: RoBERTa's MLM without NSP: [CLS] and then contiguous text, masked by
+  ``mlm_mask``: ``(inputs, segments, mlm_labels)``.
 - ``PLMBatches``: windows of a token stream, a random factorisation order per window and
   labels on its last positions (XLNet's partial prediction): ``(ids, orders, labels)``, the
   arguments of ``BertLike.plm``.
@@ -239,6 +241,37 @@ class BertBatches:
         return inputs, segments, labels, is_next
 
 
+class MLMWindows:
+    """RoBERTa-style MLM batches: ``batches(step) -> (inputs, segments, mlm_labels)``, each (B, max_len).
+
+    Each row is [CLS] and then max_len - 1 contiguous tokens of the training stream (every
+    document's sentences joined, [SEP] after each document), masked by ``mlm_mask``: full-length
+    text and no sentence pairs, as RoBERTa trains without NSP. Segments are all 0 (sentence A).
+    Like ``BertBatches``, ``batches(step)`` depends only on ``(seed, step)``.
+    """
+
+    def __init__(self, documents, vocab: BertVocab, batch_size: int, max_len: int, seed: int = 0,
+                 mlm_p: float = 0.15):
+        ids: list[int] = []
+        for doc in documents:
+            for sentence in doc:
+                ids.extend(sentence)
+            ids.append(vocab.sep_id)
+        if len(ids) < max_len:
+            raise ValueError(f"the documents hold {len(ids)} tokens, fewer than max_len={max_len}")
+        self.stream = torch.tensor(ids, dtype=torch.long)
+        self.vocab, self.batch_size, self.max_len, self.seed, self.mlm_p = vocab, batch_size, max_len, seed, mlm_p
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        g = step_generator(self.seed, step)
+        v, B, T = self.vocab, self.batch_size, self.max_len - 1
+        starts = torch.randint(len(self.stream) - T, (B,), generator=g)
+        ids = torch.cat([torch.full((B, 1), v.cls_id), self.stream[starts[:, None] + torch.arange(T)]], dim=1)
+        inputs, labels = mlm_mask(ids, mask_id=v.mask_id, vocab_size=v.vocab_size, special_ids=v.non_word_ids,
+                                  p=self.mlm_p, generator=g)
+        return inputs, torch.zeros_like(inputs), labels
+
+
 class PLMBatches:
     """XLNet's batches: ``batches(step) -> (ids, orders, labels)``, each (B, max_len).
 
@@ -268,6 +301,6 @@ class PLMBatches:
         return ids, orders, labels
 
 
-__all__ = ["IGNORE", "BertBatches", "BertVocab", "PLMBatches", "causal_lm_batch", "encode_documents", "mlm_mask",
-           "nsp_pairs", "pack_pairs", "peoples_daily_documents", "permutation_masks", "random_orders",
+__all__ = ["IGNORE", "BertBatches", "BertVocab", "MLMWindows", "PLMBatches", "causal_lm_batch", "encode_documents",
+           "mlm_mask", "nsp_pairs", "pack_pairs", "peoples_daily_documents", "permutation_masks", "random_orders",
            "sentence_documents", "split_documents", "split_sentences"]

@@ -1,17 +1,18 @@
 """``pretrained(name)``: the small models that notebooks share.
 
 Two families: character- or byte-level GPTs (causal LM; recipes with a ``GPTConfig``) and a
-BERT-style encoder (``bertlike.BertLike`` trained with MLM + NSP on sentence pairs; recipes with
-a ``BertConfig``). Each model has a recipe in the library and is shipped with the package as a
-safetensors file listed in ``weights/manifest.json`` (sha256, recipe, training-data hash,
-training time, validation metric). A shipped file whose hash does not match the manifest is
-refused; a model with no usable file is trained from its recipe on first use, into
-``$LLMBOOK_CACHE`` (default ``~/.cache/llmbook``).
+BERT-style encoder (``bertlike.BertLike`` trained with MLM + NSP on sentence pairs, or with MLM
+alone on running text; recipes with a ``BertConfig``). Each model has a recipe in the library
+and is shipped with the package as a safetensors file listed in ``weights/manifest.json``
+(sha256, recipe, training-data hash, training time, validation metric). A shipped file whose
+hash does not match the manifest is refused; a model with no usable file is trained from its
+recipe on first use, into ``$LLMBOOK_CACHE`` (default ``~/.cache/llmbook``).
 
 - ``recipes.py``   the recipes (``Recipe``, ``RECIPES``);
 - ``families.py``  what differs between GPT and the BERT-style encoder, behind ``ModelFamily``;
 - ``registry.py``  manifest, cache, save/load, ``pretrained``, ``verify``, ``train_and_ship``;
-- ``__main__.py``  the command line: ``python -m llmbook_lib.hub list | train NAME | verify [NAME...]``.
+- ``__main__.py``  the command line: ``python -m llmbook_lib.hub list | train NAME [--checkpoint PATH] |
+  verify [NAME...]``.
 """
 
 from ..models.bertlike import mlm_nsp_metrics

@@ -5,7 +5,8 @@ hooks; each family fills them in for its own data, model, objective and metric:
 
 - ``data(recipe)``: the corpus split and tokenized as the model is trained on it;
 - ``build(recipe, tokenizer)``: a fresh model, its vocabulary size taken from the tokenizer;
-- ``fit(recipe, model, data, config)``: run ``train()``; return the History and learning curve;
+- ``fit(recipe, model, data, config)``: run ``train()``; return the History and learning curve
+  (the BERT family resumes from ``config.checkpoint_path`` when it exists);
 - ``metric(recipe, model, data, like=None)``: the manifest's validation metric (``like``: a
   manifest metric to re-measure under the same settings);
 - ``checkpoint_state(tokenizer)`` / ``from_checkpoint(state)``: what a weights file stores
@@ -14,16 +15,23 @@ hooks; each family fills them in for its own data, model, objective and metric:
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
+import os
+import statistics
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
 from .. import data as corpora
-from ..data.pretraining import BertBatches, encode_documents, split_documents
+from ..data.pretraining import BertBatches, MLMWindows, encode_documents, split_documents
 from ..models.bertlike import BertConfig, BertLike, mlm_nsp_metrics
 from ..models.transformer import GPT, GPTConfig
+from ..runtime.checkpoint import load_checkpoint
 from ..text.tokenize import BertVocab, ByteTokenizer, CharTokenizer, tokenizer_from_json
 from ..training.train import VAL_TOKENS, History, TrainConfig, train, validation_loss
 from .recipes import Recipe, recipe as recipe_named
@@ -74,6 +82,8 @@ class GPTFamily:
         return GPT(GPTConfig(**{**recipe.model.to_dict(), "vocab_size": tokenizer.vocab_size}))
 
     def fit(self, recipe: Recipe, model: GPT, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
+        if config.checkpoint_path:
+            raise ValueError("resumable training (a checkpoint path) is implemented for the BERT family only")
         T = model.config.max_len
         batches = corpora.RandomBatches(data.train, T, recipe.batch_size, seed=recipe.seed)
         val = corpora.RandomBatches(data.val, T, recipe.batch_size, seed=recipe.seed + 1)
@@ -99,12 +109,24 @@ def bert_val_batches(recipe_or_name: Recipe | str, vocab: BertVocab, val_docs) -
     return BertBatches(val_docs, vocab, recipe.batch_size, recipe.model.max_len, seed=recipe.seed + 1)
 
 
+OBJECTIVES = ("mlm+nsp", "mlm")     # recipe.extra["objective"] of a BERT recipe; default "mlm+nsp"
+
+
 def _mlm_nsp_loss(model: BertLike, batch) -> torch.Tensor:
-    return model(*batch).loss                       # MLM + NSP, as in BERT
+    return model(*batch).loss                       # MLM + NSP as in BERT; MLM alone without is_next
+
+
+_CURVE = ("steps", "seconds", "train_loss", "val_loss", "val_mlm_loss", "val_nsp_loss", "mlm_accuracy",
+          "mask_accuracy", "nsp_accuracy")
 
 
 class BertFamily:
-    """A BERT-style character encoder trained with MLM + NSP on sentence pairs; metric: MLM loss."""
+    """A BERT-style character encoder; metric: MLM loss on the fixed validation pairs.
+
+    The recipe's ``extra["objective"]`` picks the training batches: "mlm+nsp" (default, BERT:
+    sentence pairs, MLM + NSP) or "mlm" (RoBERTa: ``MLMWindows`` of contiguous text, MLM only;
+    the NSP head stays untrained). Either way the metric masks the same validation pairs.
+    """
 
     kind, config, unit = "bertlike", BertConfig, "nats/masked token"
 
@@ -122,26 +144,50 @@ class BertFamily:
     def build(self, recipe: Recipe, tokenizer: BertVocab) -> BertLike:
         return BertLike(BertConfig(**{**recipe.model.to_dict(), "vocab_size": tokenizer.vocab_size}))
 
+    def batches(self, recipe: Recipe, data: RecipeData) -> BertBatches | MLMWindows:
+        """The training batches of the recipe's objective."""
+        objective = recipe.extra.get("objective", "mlm+nsp")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"recipe {recipe.name!r}: unknown objective {objective!r}; known: {', '.join(OBJECTIVES)}")
+        sampler = MLMWindows if objective == "mlm" else BertBatches
+        return sampler(data.train, data.tokenizer, recipe.batch_size, recipe.model.max_len, seed=recipe.seed)
+
     def fit(self, recipe: Recipe, model: BertLike, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
-        batches = BertBatches(data.train, data.tokenizer, recipe.batch_size, model.config.max_len, seed=recipe.seed)
+        """Train; the curve holds validation numbers every ``eval_every`` steps and the mean training
+        loss since the previous point. With ``config.checkpoint_path`` the run resumes from that
+        checkpoint when it exists and keeps its curve beside it (``<checkpoint>.curve.json``), so a
+        run spread over several sessions ships the same weights and curve as an uninterrupted one;
+        "seconds" then sums the sessions (time since the last evaluation before an interruption is lost)."""
         val = bert_val_batches(recipe, data.tokenizer, data.val)
-        curve: dict[str, list] = {k: [] for k in ("steps", "train_loss", "val_loss", "val_mlm_loss", "val_nsp_loss",
-                                                  "mlm_accuracy", "nsp_accuracy")}
-        window: list[float] = []
+        ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
+        sidecar = ckpt.with_suffix(".curve.json") if ckpt else None
+        curve: dict[str, list] = {k: [] for k in _CURVE if k != "train_loss"}
+        if ckpt and ckpt.exists() and sidecar.exists():
+            start = load_checkpoint(ckpt).state["step"]
+            saved = json.loads(sidecar.read_text(encoding="utf-8"))
+            keep = sum(s <= start for s in saved["steps"])        # points past the checkpoint are redone
+            curve = {k: saved[k][:keep] for k in curve}
+        offset, t0 = (curve["seconds"][-1] if curve["seconds"] else 0.0), time.perf_counter()
 
         def log(done: int, loss: float) -> None:    # the learning curve, every eval_every steps
-            window.append(loss)
             if done % config.eval_every == 0 or done == config.max_steps:
                 m = mlm_nsp_metrics(model, val, config.eval_iters)
-                for key, value in [("steps", done), ("train_loss", sum(window) / len(window)),
+                for key, value in [("steps", done), ("seconds", round(offset + time.perf_counter() - t0, 1)),
                                    ("val_loss", m["mlm_loss"] + m["nsp_loss"]), ("val_mlm_loss", m["mlm_loss"]),
                                    ("val_nsp_loss", m["nsp_loss"]), ("mlm_accuracy", m["mlm_accuracy"]),
-                                   ("nsp_accuracy", m["nsp_accuracy"])]:
+                                   ("mask_accuracy", m["mask_accuracy"]), ("nsp_accuracy", m["nsp_accuracy"])]:
                     curve[key].append(value)
-                window.clear()
+                if sidecar:
+                    tmp = sidecar.with_name(sidecar.name + ".tmp")
+                    tmp.write_text(json.dumps(curve), encoding="utf-8")
+                    os.replace(tmp, sidecar)
 
-        history = train(model, batches, config, loss_fn=_mlm_nsp_loss, on_step=log)
-        return history, curve
+        history = train(model, self.batches(recipe, data), config, loss_fn=_mlm_nsp_loss, on_step=log,
+                        resume=ckpt is not None)
+        loss_after = dict(zip((s + 1 for s in history.steps), history.train_loss))  # a resumed History is whole
+        curve["train_loss"] = [statistics.fmean(loss_after[d] for d in range(a + 1, b + 1))
+                               for a, b in itertools.pairwise([0, *curve["steps"]])]
+        return history, {k: curve[k] for k in _CURVE}
 
     def metric(self, recipe: Recipe, model: BertLike, data: RecipeData, like: dict | None = None) -> dict:
         n = like["val_batches"] if like else BERT_VAL_BATCHES

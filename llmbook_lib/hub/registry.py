@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -55,16 +55,28 @@ def _read_manifest(path: Path) -> dict:
 
 # ------------------------------------------------------------------------------ train, save, load
 
-def train_recipe(name: str, progress: bool = True) -> tuple[torch.nn.Module, object, dict]:
-    """Train a recipe from scratch; return (model, tokenizer, manifest entry without file hash)."""
+def train_recipe(name: str, progress: bool = True, checkpoint: str | Path | None = None,
+                 checkpoint_every: int = 250) -> tuple[torch.nn.Module, object, dict]:
+    """Train a recipe; return (model, tokenizer, manifest entry without file hash).
+
+    From scratch by default. With ``checkpoint`` (BERT recipes) it saves a checkpoint every
+    ``checkpoint_every`` steps and resumes from that file when it exists, so a long run can be
+    interrupted, continued later, and still yield the weights of an uninterrupted run; a
+    checkpoint written under other training settings is refused.
+    """
     r = recipe(name)
     family = family_of(r)
+    config = replace(r.train, progress=progress)
+    if checkpoint is not None:
+        config = replace(config, checkpoint_path=str(checkpoint), checkpoint_every=checkpoint_every)
+        _check_resumable(Path(checkpoint), config)
     data = family.data(r)
     seed_everything(r.seed)
     model = family.build(r, data.tokenizer)
     t0 = time.perf_counter()
-    history, curve = family.fit(r, model, data, replace(r.train, progress=progress))
-    seconds = time.perf_counter() - t0
+    history, curve = family.fit(r, model, data, config)
+    # a resumed run: its curve sums the time of every session
+    seconds = curve["seconds"][-1] if curve.get("seconds") else time.perf_counter() - t0
     return model, data.tokenizer, {
         "description": r.description,
         "recipe": r.to_dict(),
@@ -78,6 +90,19 @@ def train_recipe(name: str, progress: bool = True) -> tuple[torch.nn.Module, obj
         "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
                     "processor": platform.processor() or platform.machine()},
     }
+
+
+def _check_resumable(path: Path, config) -> None:
+    """Refuse a checkpoint that another training config wrote (the run would mix two recipes)."""
+    if not path.exists():
+        return
+    saved = load_checkpoint(path).state.get("config", {})
+    run = {**asdict(config), "betas": list(config.betas)}
+    ignored = ("checkpoint_path", "checkpoint_every", "progress")
+    differ = sorted(k for k in run if k not in ignored and saved.get(k) != run[k])
+    if differ:
+        raise ValueError(f"checkpoint {path} was written with other training settings ({', '.join(differ)}); "
+                         "delete it or pass another path")
 
 
 def save_weights(path: Path, model: torch.nn.Module, tok, name: str) -> None:
@@ -192,9 +217,12 @@ def verify(names: list[str] | None = None) -> bool:
     return ok
 
 
-def train_and_ship(name: str) -> dict:
-    """Train ``name`` from its recipe and write it into the package with its manifest entry."""
-    model, tok, entry = train_recipe(name)
+def train_and_ship(name: str, checkpoint: str | Path | None = None, checkpoint_every: int = 250) -> dict:
+    """Train ``name`` from its recipe and write it into the package with its manifest entry.
+
+    ``checkpoint``: resumable training (``train_recipe``); a finished checkpoint ships at once.
+    """
+    model, tok, entry = train_recipe(name, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
     path = WEIGHTS_DIR / f"{name}.safetensors"
     save_weights(path, model, tok, name)
     entry["sha256"] = _file_sha256(path)
