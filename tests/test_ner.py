@@ -16,14 +16,7 @@ from llmbook_lib.text.tokenize import BertVocab, CharTokenizer
 from llmbook_lib.training.train import TrainConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: these models are tiny, and on a 2-core machine two threads fight the
-    other process for the cores (about 10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---- the data ------------------------------------------------------------------------------------
