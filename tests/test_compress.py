@@ -521,3 +521,15 @@ def test_adaptive_config_header_round_trip_and_errors():
     with pytest.raises(ValueError, match="AdaptiveConfig"):
         LMCompressor(tiny_gpt(14), adaptive={"orders": (1, 2)})
 
+
+def test_cli_reports_unreadable_input_and_unwritable_output_in_one_line(tmp_path, capsys):
+    from llmbook_lib.compress.cli import main
+    assert main(["compress", str(tmp_path / "missing.txt"), str(tmp_path / "out.llmz")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    (tmp_path / "in.txt").write_bytes(b"abc")
+    assert main(["compress", str(tmp_path / "in.txt"), str(tmp_path / "no" / "out.llmz")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(SystemExit):
+        main(["compress", str(tmp_path / "in.txt"), str(tmp_path / "out.llmz"), "--model", "gpt-zh-char"])
+    assert "byte-level GPT" in capsys.readouterr().err

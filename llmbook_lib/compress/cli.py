@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .adaptive import AdaptiveConfig
@@ -47,8 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cmd != "bench" and not args.output:
         parser.error(f"{args.cmd} needs IN and OUT")
+    try:
+        with open(args.input, "rb") as f:
+            data = f.read()
+    except OSError as e:                              # missing, a folder, no permission
+        print(f"error: cannot read {args.input}: {e.strerror or e}", file=sys.stderr)
+        return 2
     from .. import hub
-    model, _ = hub.pretrained(args.model)
+    try:
+        model, _ = hub.pretrained(args.model, retrain=False)
+    except ValueError as e:
+        parser.error(f"--model: {e}")
     side = None
     if args.ngram:
         from .ngram import ByteNGram
@@ -57,11 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             parser.error(f"--ngram: {e}")
     context = min(args.context, model.config.max_len)
-    comp = LMCompressor(model, context=context, streams=args.streams, threads=args.threads, progress=True, side=side,
-                        dynamic=DynamicEval() if args.dynamic else None,
-                        adaptive=None if args.static else AdaptiveConfig())
-    with open(args.input, "rb") as f:
-        data = f.read()
+    try:
+        comp = LMCompressor(model, context=context, streams=args.streams, threads=args.threads, progress=True,
+                            side=side, dynamic=DynamicEval() if args.dynamic else None,
+                            adaptive=None if args.static else AdaptiveConfig())
+    except ValueError as e:                           # e.g. --model names a character-level model
+        parser.error(str(e))
     if args.cmd == "compress":
         out = comp.compress(data)
     elif args.cmd == "decompress":
@@ -78,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.output, "w", encoding="utf-8") as f:
                 json.dump(report, f, indent=1)
         return 0
-    with open(args.output, "wb") as f:
-        f.write(out)
+    try:                                              # atomically: never a half-written file
+        tmp = f"{args.output}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(out)
+        os.replace(tmp, args.output)
+    except OSError as e:
+        print(f"error: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+        return 2
     s = comp.stats
     lm = f"coded by {args.model}" + (" mixed with the adaptive models" if s.get("adaptive") else " alone")
     coded = {"lm": lm, "stored": "stored as is", "xz": "coded by xz"}[s["coder"]]
