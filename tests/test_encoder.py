@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from llmbook_lib import data, hub
+from llmbook_lib import hub
 from llmbook_lib.data.pretraining import MLMWindows
 from llmbook_lib.models.bertlike import BertConfig, BertLike
 from llmbook_lib.text.tokenize import BertVocab, CharTokenizer
@@ -28,15 +28,8 @@ def tiny_zh_text() -> str:
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
-    monkeypatch.setattr(hub.registry, "WEIGHTS_DIR", tmp_path / "weights")
-    monkeypatch.setattr(hub.registry, "MANIFEST", tmp_path / "weights" / "manifest.json")
-    monkeypatch.setattr(hub.recipes, "RECIPES", {"tiny-mlm-test": TINY_MLM})
-    monkeypatch.setattr(hub.families, "BERT_VAL_BATCHES", 3)
-    monkeypatch.setattr(data, "tiny_zh_text", tiny_zh_text, raising=False)
-    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "cache"))
-    hub.registry.WEIGHTS_DIR.mkdir()
-    return tmp_path
+def sandbox(hub_sandbox):
+    return hub_sandbox({"tiny-mlm-test": TINY_MLM}, tiny_zh_text=tiny_zh_text)
 
 
 def test_shipped_mlm_encoder_loads_and_beats_the_mlm_nsp_one():

@@ -5,13 +5,12 @@ import warnings
 import pytest
 import torch
 
-from llmbook_lib import data, hub
-from llmbook_lib import train as training
+from llmbook_lib import hub
 from llmbook_lib.data.pretraining import BertBatches, encode_documents
-from llmbook_lib.data.pretraining import BertVocab
 from llmbook_lib.models.bertlike import BertConfig, BertLike
 from llmbook_lib.models.transformer import GPT, GPTConfig
-from llmbook_lib.text.tokenize import CharTokenizer
+from llmbook_lib.text.tokenize import BertVocab, CharTokenizer
+from llmbook_lib.training import train as training
 from llmbook_lib.training.train import TrainConfig
 
 TINY = hub.Recipe("tiny-test", "1-layer test model", corpus="tiny_shakespeare", tokenizer="char", max_vocab=None,
@@ -37,17 +36,10 @@ def tiny_zh_paragraphs() -> str:
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
+def sandbox(hub_sandbox, monkeypatch):
     """A private weights dir, manifest and cache holding only the tiny recipes."""
-    monkeypatch.setattr(hub.registry, "WEIGHTS_DIR", tmp_path / "weights")
-    monkeypatch.setattr(hub.registry, "MANIFEST", tmp_path / "weights" / "manifest.json")
-    monkeypatch.setattr(hub.recipes, "RECIPES", {"tiny-test": TINY, "tiny-bert-test": TINY_BERT})
     monkeypatch.setattr(training, "VAL_TOKENS", 4096)
-    monkeypatch.setattr(hub.families, "BERT_VAL_BATCHES", 3)
-    monkeypatch.setattr(data, "tiny_zh_paragraphs", tiny_zh_paragraphs, raising=False)
-    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "cache"))
-    hub.registry.WEIGHTS_DIR.mkdir()
-    return tmp_path
+    return hub_sandbox({"tiny-test": TINY, "tiny-bert-test": TINY_BERT}, tiny_zh_paragraphs=tiny_zh_paragraphs)
 
 
 def test_shipped_models_load_with_their_manifest_config():
@@ -78,6 +70,7 @@ def test_unknown_name_lists_available():
 def test_ship_then_load_then_verify(sandbox):
     entry = hub.train_and_ship("tiny-test")
     assert entry["data_sha256"] and entry["sha256"] and entry["train_tokens"] == 3 * 4 * 16
+    assert entry["metric"]["val_tokens"] == 4096       # the sandbox's VAL_TOKENS, read when scored
     model, tok = hub.pretrained("tiny-test", retrain=False)
     assert hub.verify(["tiny-test"])
 

@@ -33,7 +33,8 @@ from ..models.bertlike import BertConfig, BertLike, mlm_nsp_metrics
 from ..models.transformer import GPT, GPTConfig
 from ..runtime.checkpoint import load_checkpoint
 from ..text.tokenize import BertVocab, ByteTokenizer, CharTokenizer, tokenizer_from_json
-from ..training.train import VAL_TOKENS, History, TrainConfig, train, validation_loss
+from ..training import train as training   # the module: VAL_TOKENS is read when a metric is taken
+from ..training.train import History, TrainConfig, train, validation_loss
 from .recipes import Recipe, recipe as recipe_named
 
 BERT_VAL_BATCHES = 50        # validation batches (fixed pairs and masks) of the MLM + NSP metric
@@ -91,7 +92,7 @@ class GPTFamily:
         return history, {"steps": history.val_steps, "val_loss": history.val_loss}
 
     def metric(self, recipe: Recipe, model: GPT, data: RecipeData, like: dict | None = None) -> dict:
-        max_tokens = like["val_tokens"] if like else VAL_TOKENS
+        max_tokens = like["val_tokens"] if like else training.VAL_TOKENS
         loss = validation_loss(model, data.val, max_tokens)
         return {"name": "val_loss_nats_per_token", "value": loss, "bits_per_token": loss / math.log(2),
                 "val_tokens": min(len(data.val) - 1, max_tokens)}
