@@ -243,44 +243,44 @@ def _predictions(model, rows: list[tuple[int, str]]) -> list[dict]:
 
 # ------------------------------------------------------------------------------ entry point
 
+def _training_command(sub, name: str, help: str, train_help: str, out: str, lr_help: str):
+    """A subcommand that trains: the options ``classify`` and ``ner`` share (data, base encoder,
+    steps, learning rate, seed, output, report, progress bar)."""
+    c = sub.add_parser(name, help=help)
+    c.add_argument("--train", required=True, help=train_help)
+    c.add_argument("--dev", help="dev file in the same layout (default: hold out 10%% of --train by hash)")
+    c.add_argument("--text-col", default="text")
+    c.add_argument("--base", default="bert-zh-char", help="shipped encoder (default: bert-zh-char)")
+    c.add_argument("--steps", type=int, default=300)
+    c.add_argument("--batch-size", type=int, default=32)
+    c.add_argument("--lr", type=float, help=f"peak learning rate ({lr_help})")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", default=out)
+    c.add_argument("--report", help="JSON report path (default: --out with .json)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    return c
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m llmbook_lib.finetune",
                                 description="Fine-tune a shipped encoder on your own labelled texts.")
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("classify", help="train a text classifier from a CSV/JSONL file")
-    c.add_argument("--train", required=True, help="CSV, TSV or JSONL file with a text and a label column")
-    c.add_argument("--dev", help="dev file in the same layout (default: hold out 10%% of --train by hash)")
-    c.add_argument("--text-col", default="text")
+    c = _training_command(sub, "classify", "train a text classifier from a CSV/JSONL file",
+                          "CSV, TSV or JSONL file with a text and a label column", "model.safetensors",
+                          f"default by mode: {DEFAULT_LR}")
     c.add_argument("--label-col", default="label")
     c.add_argument("--format", choices=["csv", "tsv", "jsonl"], help="file format (default: from the extension)")
-    c.add_argument("--base", default="bert-zh-char", help="shipped encoder (default: bert-zh-char)")
     c.add_argument("--mode", choices=["full", "probe", "lora"],
                    help="train every weight (the default), only the head, or LoRA adapters + head")
     c.add_argument("--lora", type=int, default=0, metavar="R",
                    help="LoRA of rank R (alpha = 2R); implies --mode lora")
-    c.add_argument("--steps", type=int, default=300)
-    c.add_argument("--batch-size", type=int, default=32)
-    c.add_argument("--lr", type=float, help=f"peak learning rate (default by mode: {DEFAULT_LR})")
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--out", default="model.safetensors")
-    c.add_argument("--report", help="JSON report path (default: --out with .json)")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(run=classify)
-    n = sub.add_parser("ner", help="train an entity tagger from JSONL with character spans")
-    n.add_argument("--train", required=True, help='JSONL: {"text": "...", "entities": [[start, end, "TYPE"], ...]}')
-    n.add_argument("--dev", help="dev file in the same layout (default: hold out 10%% of --train by hash)")
-    n.add_argument("--text-col", default="text")
+    n = _training_command(sub, "ner", "train an entity tagger from JSONL with character spans",
+                          'JSONL: {"text": "...", "entities": [[start, end, "TYPE"], ...]}', "ner.safetensors",
+                          f"default {DEFAULT_LR['full']}")
     n.add_argument("--entities-col", default="entities")
     n.add_argument("--format", choices=["jsonl"])
-    n.add_argument("--base", default="bert-zh-char", help="shipped encoder (default: bert-zh-char)")
     n.add_argument("--head", choices=["linear", "crf"], default="crf")
-    n.add_argument("--steps", type=int, default=300)
-    n.add_argument("--batch-size", type=int, default=32)
-    n.add_argument("--lr", type=float, help=f"peak learning rate (default {DEFAULT_LR['full']})")
-    n.add_argument("--seed", type=int, default=0)
-    n.add_argument("--out", default="ner.safetensors")
-    n.add_argument("--report", help="JSON report path (default: --out with .json)")
-    n.add_argument("--quiet", action="store_true", help="no progress bar")
     n.set_defaults(run=ner)
     q = sub.add_parser("predict", help="apply a trained classifier or tagger (one JSON line per text)")
     q.add_argument("--model", required=True)
