@@ -369,3 +369,19 @@ def test_causal_lm_batch_shifts_and_ignores_padding():
     assert y.tolist() == [[6, 7, 8], [10, -100, -100]]
     with pytest.raises(ValueError, match="T \\+ 1"):
         causal_lm_batch(torch.tensor([1, 2, 3]))
+
+
+def test_states_are_the_encoder_output_with_every_token_in_segment_a():
+    from llmbook_lib.models.bertlike import BertConfig, BertLike
+
+    torch.manual_seed(0)
+    model = BertLike(BertConfig(vocab_size=20, max_len=8, d_model=16, n_head=2, n_layer=1)).eval()
+    ids = torch.tensor([[2, 5, 6, 7, 3, 0, 0], [2, 9, 3, 0, 0, 0, 0]])
+    states = model.states(ids)
+    assert torch.equal(states, model(ids, torch.zeros_like(ids)).states)
+    assert not torch.allclose(states, model(ids).states)          # the segment embedding is added
+    segments = torch.tensor([[0, 0, 0, 1, 1, 1, 1]] * 2)
+    assert torch.equal(model.states(ids, segments), model(ids, segments).states)
+    # padding is never attended: appending more of it changes nothing at the real positions
+    longer = torch.cat([ids, torch.zeros(2, 1, dtype=torch.long)], 1)
+    assert torch.allclose(model.states(longer)[:, :7], states, atol=1e-6)

@@ -11,7 +11,7 @@ import torch
 from llmbook_lib.data import RandomBatches
 from llmbook_lib.models.transformer import GPT, GPTConfig
 from llmbook_lib.runtime.checkpoint import load_checkpoint, save_checkpoint
-from llmbook_lib.training.train import TrainConfig, train
+from llmbook_lib.training.train import TrainConfig, make_optimizer, train
 
 HERE = Path(__file__).parent
 DATA = (torch.arange(4000) * 7 % 23)           # a periodic stream a model can learn
@@ -196,3 +196,34 @@ def test_bf16_autocast_on_cpu_trains_close_to_fp32():
     assert half.train_loss != full.train_loss                          # bf16 really was used
     assert max(abs(a - b) for a, b in zip(half.train_loss[:5], full.train_loss[:5])) < 0.05
     assert half.train_loss[-1] < half.train_loss[0] - 1.0 and abs(half.train_loss[-1] - full.train_loss[-1]) < 0.05
+
+
+def test_lr_scales_multiply_the_scheduled_rate_of_named_parameters():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.head = torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)
+            self.lr_scales = {"head": 10.0}
+
+        def forward(self, x, y):
+            return None, torch.nn.functional.cross_entropy(self.head(self.body(x)), y)
+
+    net = Net()
+    config = TrainConfig(max_steps=3, lr=1e-3, warmup_steps=1, progress=False, amp=None)
+    groups = make_optimizer(net, config).param_groups
+    by_param = {id(p): g for g in groups for p in g["params"]}
+    assert by_param[id(net.head.weight)]["lr_scale"] == 10.0 and by_param[id(net.body.weight)]["lr_scale"] == 1.0
+    assert by_param[id(net.head.bias)]["weight_decay"] == 0.0 and by_param[id(net.head.weight)]["weight_decay"] > 0
+    # without lr_scales: the two groups of before, decayed matrices first, in parameter order
+    plain = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    g = make_optimizer(plain, config).param_groups
+    assert [len(x["params"]) for x in g] == [2, 2] and g[0]["params"][0] is plain[0].weight
+    # train applies the multiplier every step: the head moves 10x as far on its first step
+    # (Adam's first step moves every weight by lr, whatever its gradient)
+    torch.manual_seed(0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x, y = torch.randn(8, 4), torch.randint(2, (8,))
+    train(net, lambda step: (x, y), TrainConfig(max_steps=1, lr=1e-3, warmup_steps=0, weight_decay=0.0,
+                                                grad_clip=None, progress=False, amp=None))
+    moved = {k: (net.state_dict()[k] - before[k]).abs().max().item() for k in before}
+    assert moved["head.bias"] == pytest.approx(10 * moved["body.bias"], rel=1e-3)

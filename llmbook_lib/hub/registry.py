@@ -80,7 +80,7 @@ def train_recipe(name: str, progress: bool = True, checkpoint: str | Path | None
     return model, data.tokenizer, {
         "description": r.description,
         "recipe": r.to_dict(),
-        "model_config": model.config.to_dict(),
+        "model_config": family.describe_model(model),
         "params": sum(p.numel() for p in model.parameters()),
         "data_sha256": corpora.text_sha256(data.text),
         "train_seconds": round(seconds, 1),
@@ -106,8 +106,9 @@ def _check_resumable(path: Path, config) -> None:
 
 
 def save_weights(path: Path, model: torch.nn.Module, tok, name: str) -> None:
-    family = family_of(recipe(name))
-    state = {"name": name, "model_config": model.config.to_dict(), **family.checkpoint_state(tok)}
+    r = recipe(name)
+    family = family_of(r)
+    state = {"name": name, "model_config": family.describe_model(model), **family.checkpoint_state(tok, model, r)}
     save_checkpoint(path, model, state=state, rng=False)
 
 
@@ -131,9 +132,12 @@ def load_weights(path: Path, device) -> tuple[torch.nn.Module, object]:
 # ------------------------------------------------------------------------------ the public loader
 
 def pretrained(name: str, device: torch.device | str = "cpu", retrain: bool = True):
-    """Load the shared model ``name``; return ``(model, tokenizer)``, the model in eval mode.
+    """Load the shared model ``name``, in eval mode.
 
-    GPT recipes give a ``GPT`` and its tokenizer; BERT recipes a ``BertLike`` and its ``BertVocab``.
+    Language models return ``(model, tokenizer)``: GPT recipes a ``GPT`` and its tokenizer, BERT
+    recipes a ``BertLike`` and its ``BertVocab``. Task models return the object a reader calls:
+    ``"sentiment-zh"`` a ``TextClassifier`` (``labels``, ``predict``, ``predict_proba``),
+    ``"ner-zh"`` an ``NERModel`` (``predict`` -> character spans).
 
     Loads the shipped file, else an intact cached one; otherwise (``retrain=True``) trains the
     model from its recipe into the cache, with a progress bar. A shipped file with the wrong hash
@@ -145,7 +149,7 @@ def pretrained(name: str, device: torch.device | str = "cpu", retrain: bool = Tr
     if entry and shipped.is_file():
         actual = _file_sha256(shipped)
         if actual == entry["sha256"]:
-            return load_weights(shipped, device)
+            return family_of(r).wrap(r, *load_weights(shipped, device))
         msg = (f"shipped weights {shipped} do not match the manifest (sha256 {actual[:12]}… instead of "
                f"{entry['sha256'][:12]}…): refused")
         if not retrain:
@@ -155,12 +159,12 @@ def pretrained(name: str, device: torch.device | str = "cpu", retrain: bool = Tr
     if cached.is_file() and cached_meta.is_file():
         meta = _read_manifest(cached_meta)
         if meta.get("sha256") == _file_sha256(cached) and _current_names(meta.get("recipe")) == r.to_dict():
-            return load_weights(cached, device)
+            return family_of(r).wrap(r, *load_weights(cached, device))
         warnings.warn(f"cached weights {cached} are damaged or stale: refused; retraining", stacklevel=2)
     if not retrain:
         raise ValueError(f"no usable weights for {name!r}; call pretrained({name!r}) to train them")
     model, tok = _train_into_cache(name)
-    return model.to(device).eval(), tok
+    return family_of(r).wrap(r, model.to(device).eval(), tok)
 
 
 def _train_into_cache(name: str) -> tuple[torch.nn.Module, object]:
@@ -210,9 +214,10 @@ def verify(names: list[str] | None = None) -> bool:
             model, _ = load_weights(path, "cpu")
             measured = family.metric(r, model, data, like=entry["metric"])["value"]
             if abs(measured - entry["metric"]["value"]) > METRIC_TOLERANCE:
-                problems.append(f"val loss {measured:.4f} != manifest {entry['metric']['value']:.4f}")
+                problems.append(f"metric {measured:.4f} != manifest {entry['metric']['value']:.4f}")
         status = "ok" if not problems else "FAIL: " + "; ".join(problems)
-        print(f"{name:14s} val loss {measured:.4f} {family.unit} (manifest {entry['metric']['value']:.4f}) {status}")
+        what = "val loss" if family.kind in ("gpt", "bertlike") else entry["metric"]["name"]
+        print(f"{name:14s} {what} {measured:.4f} {family.unit} (manifest {entry['metric']['value']:.4f}) {status}")
         ok &= not problems
     return ok
 

@@ -143,6 +143,16 @@ class BertLike(nn.Module):
             x = x + self.seg_emb(segments)
         return e.drop(x)
 
+    def states(self, ids: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
+        """Final hidden states (B, T, d) for a downstream task: the encoder alone, no MLM/NSP
+        heads. ``segments`` default to all A (0), as every token was in pretraining (leaving the
+        segment embedding out would shift the inputs the encoder learned on). Padding (pad_id) is
+        never attended."""
+        if segments is None:
+            segments = torch.zeros_like(ids)
+        key_mask = (ids != self.config.pad_id)[:, None, None, :]          # (B, 1, 1, T)
+        return self.encoder.encode(self.embed(ids, segments), key_mask)[0]
+
     def mlm_logits(self, states: torch.Tensor) -> torch.Tensor:
         """(B, T, d) -> (B, T, V): h E^T + b, with E the (tied) token embedding."""
         return F.linear(states, self.encoder.embed.tok.weight, self.mlm_bias)

@@ -108,12 +108,8 @@ class Classifier(nn.Module):
         return self
 
     def states(self, ids: torch.Tensor) -> torch.Tensor:
-        """Final hidden states (B, T, d) of ``ids`` (B, T) as segment A, padding never attended.
-        (BertLike.forward would also compute the MLM logits over the whole vocabulary.)"""
-        enc = self.encoder
-        x = enc.embed(ids, torch.zeros_like(ids))
-        states, _ = enc.encoder.encode(x, (ids != self.pad_id)[:, None, None, :])
-        return states
+        """Final hidden states (B, T, d) of ``ids`` (B, T) as segment A (``BertLike.states``)."""
+        return self.encoder.states(ids)
 
     def pool(self, ids: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """(B, T, d) -> (B, d): the [CLS] state, or the mean over non-pad positions."""
@@ -346,34 +342,46 @@ class TextClassifier:
     def save(self, path: str | os.PathLike) -> Path:
         """One safetensors file (written atomically): weights, plus encoder config, classifier
         config, vocabulary and labels as JSON metadata."""
-        state = {"kind": KIND, "labels": self.labels, "encoder_config": self.model.encoder.config.to_dict(),
-                 "classifier_config": self.model.config.to_dict(), "vocab": self.vocab.base.to_json(),
-                 "info": self.info}
-        return save_checkpoint(path, self.model, state=state, rng=False)
+        return save_checkpoint(path, self.model, state=classifier_state(self.model, self.vocab, self.labels, self.info),
+                               rng=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> TextClassifier:
         """Load a file written by ``save`` (verified by sha256 first): FileNotFoundError, or a
         ValueError that says what is wrong with the file."""
-        from ..text.tokenize import tokenizer_from_json
-
         ckpt = load_checkpoint(path)
-        s = ckpt.state
-        if s.get("kind") != KIND:
-            raise ValueError(f"{path} is an llmbook checkpoint but not a text classifier (kind "
-                             f"{s.get('kind')!r}); save one with TextClassifier.save")
         try:
-            config = ClassifierConfig(**s["classifier_config"])
-            encoder = BertLike(BertConfig(**s["encoder_config"]))
-            vocab = BertVocab(tokenizer_from_json(s["vocab"]))
-            labels = s["labels"]
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"{path} has incomplete classifier metadata ({e!r}); save it again") from None
-        model = Classifier(encoder, config)
+            model, vocab, labels = classifier_from_state(ckpt.state)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
         ckpt.apply(model)
-        return cls(model.to(device).eval(), vocab, labels, s.get("info", {}))
+        return cls(model.to(device).eval(), vocab, labels, ckpt.state.get("info", {}))
+
+
+def classifier_state(model: Classifier, vocab: BertVocab, labels: Sequence[str], info: dict | None = None) -> dict:
+    """What a classifier's file stores besides the weights (``TextClassifier.save``, the hub)."""
+    return {"kind": KIND, "labels": list(labels), "encoder_config": model.encoder.config.to_dict(),
+            "classifier_config": model.config.to_dict(), "vocab": vocab.base.to_json(), "info": info or {}}
+
+
+def classifier_from_state(state: dict) -> tuple[Classifier, BertVocab, list[str]]:
+    """An untrained classifier shaped as ``state`` describes, its vocabulary and labels."""
+    from ..text.tokenize import tokenizer_from_json
+
+    if state.get("kind") != KIND:
+        raise ValueError(f"an llmbook checkpoint but not a text classifier (kind {state.get('kind')!r}); "
+                         "save one with TextClassifier.save")
+    try:
+        config = ClassifierConfig(**state["classifier_config"])
+        encoder = BertLike(BertConfig(**state["encoder_config"]))
+        vocab = BertVocab(tokenizer_from_json(state["vocab"]))
+        labels = list(state["labels"])
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"incomplete classifier metadata ({e!r}); save it again") from None
+    return Classifier(encoder, config), vocab, labels
 
 
 __all__ = ["Classifier", "ClassifierConfig", "ShuffledBatches", "TextClassifier", "classification_loss",
+           "classifier_from_state", "classifier_state",
            "describe", "encode_texts", "evaluate", "fit_classifier", "predict_logits",
            "training_memory"]

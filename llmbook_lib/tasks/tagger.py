@@ -37,16 +37,18 @@ from .crf import CRF
 IGNORE = -100                   # label of [CLS], [SEP] and padding
 HEADS = ("linear", "crf")
 FORMAT = "llmbook-ner/1"
+KIND = "ner-tagger"             # the hub family that reads these files
 _SENTENCE_END = set("。！？；!?;")
 
 
 def encoder_states(encoder: nn.Module, ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
-    """(B, T) ids -> (B, T, d) states. A ``BertLike`` runs only its encoder (no MLM/NSP heads);
-    any other module is called as ``encoder(ids)`` and must return the states (or a tuple whose
-    first item they are)."""
+    """(B, T) ids -> (B, T, d) states. A ``BertLike`` runs ``states`` (its encoder, the text as
+    segment A, no MLM/NSP heads); any other module is called as ``encoder(ids)`` and must return
+    the states (or a tuple whose first item they are)."""
     if isinstance(encoder, BertLike):
-        key_mask = (ids != pad_id)[:, None, None, :]                    # (B, 1, 1, T)
-        return encoder.encoder.encode(encoder.embed(ids), key_mask)[0]
+        if encoder.config.pad_id != pad_id:
+            raise ValueError(f"pad_id {pad_id} differs from the encoder's pad_id {encoder.config.pad_id}")
+        return encoder.states(ids)
     out = encoder(ids)
     return out[0] if isinstance(out, (tuple, list)) else out
 
@@ -55,7 +57,8 @@ class Tagger(nn.Module):
     """Encoder + dropout + linear emissions, then a linear or CRF head (module docstring)."""
 
     def __init__(self, encoder: nn.Module, tags: Sequence[str] = TAGS, head: str = "linear",
-                 dropout: float = 0.1, d_model: int | None = None, pad_id: int = BertVocab.pad_id):
+                 dropout: float = 0.1, d_model: int | None = None, pad_id: int = BertVocab.pad_id,
+                 head_lr_mult: float = 1.0):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
@@ -67,6 +70,9 @@ class Tagger(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(d_model, len(self.tags))
         self.crf = CRF.for_bio(self.tags) if head == "crf" else None
+        # ``training.make_optimizer`` multiplies the learning rate of these new layers: they start
+        # from scratch while the encoder only needs nudging
+        self.lr_scales = {"proj": head_lr_mult, "crf": head_lr_mult}
 
     def emissions(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, T) -> (B, T, K) tag scores at every position, [CLS] and [SEP] included."""
@@ -268,27 +274,42 @@ class NERModel:
             j += len(wins)
         return out
 
-    def save(self, path: str | os.PathLike) -> None:
-        """One safetensors file (written atomically): weights + tagger config + vocabulary as JSON."""
+    def state(self) -> dict:
+        """What the model's file stores besides the weights (JSON metadata)."""
         enc = self.tagger.encoder
         if not isinstance(enc, BertLike):
             raise ValueError(f"save() stores BertLike encoders only, not {type(enc).__name__}; "
                              "save the state_dict yourself for other encoders")
-        state = {"format": FORMAT, "tags": list(self.tags), "head": self.tagger.head,
-                 "dropout": self.tagger.dropout.p, "max_chars": self.max_chars,
-                 "encoder": enc.config.to_dict(), "vocab": self.vocab.to_json()}
-        save_checkpoint(path, self.tagger, state=state, rng=False)
+        return {"kind": KIND, "format": FORMAT, "tags": list(self.tags), "head": self.tagger.head,
+                "dropout": self.tagger.dropout.p, "max_chars": self.max_chars,
+                "encoder": enc.config.to_dict(), "vocab": self.vocab.to_json()}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """One safetensors file (written atomically): weights + tagger config + vocabulary as JSON."""
+        save_checkpoint(path, self.tagger, state=self.state(), rng=False)
+
+    @classmethod
+    def from_state(cls, state: dict) -> "NERModel":
+        """An untrained model shaped as ``state`` (from ``state()``) describes."""
+        if state.get("format") != FORMAT:
+            raise ValueError(f"not a saved NERModel (format {state.get('format')!r}, expected {FORMAT!r})")
+        try:
+            tagger = Tagger(BertLike(BertConfig(**state["encoder"])), state["tags"], state["head"], state["dropout"])
+            return cls(tagger, BertVocab.from_json(state["vocab"]), state["max_chars"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"incomplete NER model metadata ({e!r}); save it again") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> "NERModel":
         """A model saved with ``save``; the file's sha256 is checked and nothing is unpickled."""
         ckpt = load_checkpoint(path)
-        s = ckpt.state
-        if s.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a saved NERModel (format {s.get('format')!r}, expected {FORMAT!r})")
-        tagger = Tagger(BertLike(BertConfig(**s["encoder"])), s["tags"], s["head"], s["dropout"])
-        ckpt.apply(tagger)
-        return cls(tagger.to(device), BertVocab.from_json(s["vocab"]), s["max_chars"])
+        try:
+            model = cls.from_state(ckpt.state)
+        except ValueError as e:
+            raise ValueError(f"{path} is {e}") from None
+        ckpt.apply(model.tagger)
+        model.tagger.to(device).eval()
+        return model
 
 
 # ---- evaluation ----------------------------------------------------------------------------------

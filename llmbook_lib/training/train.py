@@ -96,15 +96,23 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig,
                    fused: bool | None = None) -> torch.optim.AdamW:
     """AdamW with weight decay on weight matrices and embeddings only.
 
+    A model may carry ``lr_scales``, {parameter-name prefix: multiplier}: those parameters
+    train at ``multiplier`` times the scheduled learning rate (``train`` applies it every step),
+    e.g. a new task head on a pretrained encoder.
+
     ``fused=None`` uses PyTorch's fused kernel (one pass over all parameters) when every
     parameter is a float tensor on the CPU or a CUDA device: bench/nanogpt.py measured it faster
     than the default multi-tensor one for the book's small models. ``False`` keeps the default.
     """
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    scales = getattr(model, "lr_scales", None) or {}
+    groups: dict[tuple[float, bool], list] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            scale = next((m for prefix, m in scales.items() if name == prefix or name.startswith(prefix + ".")), 1.0)
+            groups.setdefault((float(scale), p.dim() >= 2), []).append(p)
+    params = [p for ps in groups.values() for p in ps]
+    groups = [{"params": ps, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": scale}
+              for (scale, decay), ps in sorted(groups.items(), key=lambda kv: (kv[0][0] != 1.0, not kv[0][1]))]
     if fused is None:
         fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=fused)
@@ -195,7 +203,7 @@ def train(model: torch.nn.Module, batches: Callable[[int], Batch], config: Train
             t0 = time.perf_counter()
             lr = config.lr_at(step)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             batch = tuple(batches(step))
             if world > 1:
                 batch = tuple(t[rank::world] for t in batch)
