@@ -6,7 +6,8 @@
 #                 each with digests of what produced them (NOTEBOOKS=path runs just one)
 #   make bench    notebook wall times, training-loop overhead, LM compression vs gzip/bz2/xz/zstd,
 #                 nanoGPT's CPU run against ours, model FLOPs utilisation (fp32/bf16, compile on/off),
-#                 generation tokens/s with and without the KV cache
+#                 generation tokens/s with and without the KV cache, task-model fine-tuning and
+#                 inference throughput
 #   make clean    remove build outputs (keeps .venv)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -88,6 +89,7 @@ bench: $(STAMP)
 	$(PY) bench/nanogpt.py
 	$(PY) bench/mfu.py
 	$(PY) bench/kv_cache.py
+	$(PY) bench/tasks.py
 
 clean:
 	rm -rf _build bench/results .pytest_cache

@@ -1,7 +1,7 @@
 """Fine-tune a shipped encoder on the reader's own labelled texts, from the command line.
 
     python -m llmbook_lib.finetune classify --train my.csv --text-col text --label-col label \\
-        [--dev dev.csv] [--base bert-zh-char] [--lora R] [--steps N] [--out model.safetensors]
+        [--dev dev.csv] [--base bert-zh-mlm] [--lora R] [--steps N] [--out model.safetensors]
     python -m llmbook_lib.finetune ner --train spans.jsonl [--dev dev.jsonl] [--head crf|linear]
     python -m llmbook_lib.finetune predict --model model.safetensors --input texts.csv
 

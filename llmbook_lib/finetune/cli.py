@@ -32,13 +32,14 @@ def load_base(name: str):
     from ..models.bertlike import BertLike
 
     try:
-        model, vocab = pretrained(name, retrain=False)
+        loaded = pretrained(name, retrain=False)
     except ValueError as e:
         raise InputError(f"--base {name}: {e}") from None
+    model = loaded[0] if isinstance(loaded, tuple) else loaded       # task models are one object
     if not isinstance(model, BertLike):
-        raise InputError(f"--base {name} is a {type(model).__name__}; classify needs a BERT-style encoder "
-                         "such as bert-zh-char")
-    return model, vocab
+        raise InputError(f"--base {name} is a {type(model).__name__}; fine-tuning needs a BERT-style encoder "
+                         "such as bert-zh-mlm")
+    return loaded
 
 
 def unknown_rate(vocab, texts: Sequence[str]) -> float:
@@ -250,7 +251,7 @@ def _training_command(sub, name: str, help: str, train_help: str, out: str, lr_h
     c.add_argument("--train", required=True, help=train_help)
     c.add_argument("--dev", help="dev file in the same layout (default: hold out 10%% of --train by hash)")
     c.add_argument("--text-col", default="text")
-    c.add_argument("--base", default="bert-zh-char", help="shipped encoder (default: bert-zh-char)")
+    c.add_argument("--base", default="bert-zh-mlm", help="shipped encoder (default: bert-zh-mlm)")
     c.add_argument("--steps", type=int, default=300)
     c.add_argument("--batch-size", type=int, default=32)
     c.add_argument("--lr", type=float, help=f"peak learning rate ({lr_help})")
