@@ -257,3 +257,19 @@ def test_widget_with_attend_function():
         attention_explorer(42)
     with pytest.raises(ValueError, match="tokenizer"):
         attention_explorer(tiny_gpt())
+
+
+def test_stable_format_prints_digits_that_last_bits_cannot_change():
+    from llmbook_lib.viz import stable_format
+
+    assert stable_format(6.30812, ".3f") == "6.308"
+    assert stable_format(2, ".2f") == "2.00"
+    # one ulp either side of a value well inside a rounding interval prints the same
+    x = 4.7999999
+    assert stable_format(x, ".2f") == format(math.nextafter(x, 0), ".2f") == "4.80"
+    # 0.0125 is (in binary) a hair off the .3f boundary: another machine could print 0.012 or 0.013
+    with pytest.raises(ValueError, match="rounding boundary"):
+        stable_format(0.0125, ".3f")
+    assert stable_format(0.0125, ".4f") == "0.0125"         # one digit more is safe
+    with pytest.raises(ValueError, match="finite"):
+        stable_format(float("nan"), ".2f")

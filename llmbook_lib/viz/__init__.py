@@ -6,7 +6,7 @@ attention_explorer, apply_temperature`` works as before the split.
 """
 
 from .explorer import apply_temperature, attention_explorer, show_attention
-from .plots import CJK_FAMILIES, CJK_FILES, glue, plot_history, use_cjk_font
+from .plots import CJK_FAMILIES, CJK_FILES, glue, plot_history, stable_format, use_cjk_font
 
 __all__ = ["CJK_FAMILIES", "CJK_FILES", "apply_temperature", "attention_explorer", "glue", "plot_history",
-           "show_attention", "use_cjk_font"]
+           "show_attention", "stable_format", "use_cjk_font"]

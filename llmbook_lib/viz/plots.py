@@ -6,6 +6,7 @@ The attention explorer lives in ``explorer.py``; ``llmbook_lib.viz`` re-exports 
 from __future__ import annotations
 
 import glob
+import math
 import warnings
 
 import matplotlib
@@ -66,6 +67,27 @@ def plot_history(history, ax=None, title: str | None = None, smooth: int = 20):
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
+
+
+def stable_format(value: float, spec: str, rel: float = 1e-9) -> str:
+    """``format(value, spec)``, checked to print the same digits for ``value * (1 ± rel)``.
+
+    A number that a notebook prints in a cell whose output is compared exactly on other machines
+    (nbval-check-output) must not depend on the last bits of a float: another libm, BLAS or
+    summation order can move them by about 1e-15 relative. Such a change shows only when the
+    value sits on a rounding boundary of ``spec``; this checks that it does not, by a margin of
+    ``rel``, and raises ValueError if it does (print one digit more or fewer).
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"stable_format: {value!r} is not a finite number")
+    shown = format(value, spec)
+    for nearby in (value * (1 - rel), value * (1 + rel)):
+        if format(nearby, spec) != shown:
+            raise ValueError(f"stable_format: {value!r} is within {rel:g} (relative) of a rounding "
+                             f"boundary of {spec!r} ({shown} vs {format(nearby, spec)}); the printed "
+                             f"digits could differ on another machine: show one digit more or fewer")
+    return shown
 
 
 def glue(name: str, value, display: bool = False) -> None:
