@@ -91,6 +91,7 @@ PAGES: list[Page] = [
     Page("notebooks/03_algorithms/3.1_transformer_architecture.html", math=True, widgets=True, progress=True),
     Page("notebooks/03_algorithms/3.2_pretraining.html", math=True, widgets=True, progress=True),
     Page("notebooks/03_algorithms/3.3_finetuning.html", math=True, widgets=True, progress=True),
+    Page("notebooks/03_algorithms/3.3.2_few_shot.html", math=True, widgets=True, progress=True),
     Page("notebooks/03_algorithms/3.3.3_prompt_learning.html", math=True, widgets=True, progress=True),
     Page("book/part4.html", math=True),
     Page("notebooks/04_math/4.1_self_attention.html", math=True, explorers=2),
