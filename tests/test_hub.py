@@ -169,3 +169,16 @@ def test_validation_loss_reads_val_tokens_when_called(monkeypatch):
     monkeypatch.setattr(training, "VAL_TOKENS", 64)
     assert hub.validation_loss(model, ids) == hub.validation_loss(model, ids, max_tokens=64)
     assert hub.validation_loss(model, ids) != hub.validation_loss(model, ids, max_tokens=392)
+
+
+def test_list_names_each_models_own_metric(capsys):
+    from llmbook_lib.hub import registry
+    from llmbook_lib.hub.__main__ import main as hub_main
+
+    assert registry.metric_label({"name": "val_loss_nats_per_token"}) == "val loss"
+    assert registry.metric_label({"name": "test_accuracy"}) == "test_accuracy"
+    assert hub_main(["list"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "val loss" in lines["gpt-zh-char"]
+    assert "test_accuracy" in lines["sentiment-zh"] and "val loss" not in lines["sentiment-zh"]
+    assert "test_entity_f1" in lines["ner-zh"]

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest = registry._read_manifest(registry.MANIFEST)
         for name, r in recipes.RECIPES.items():
             m = manifest.get(name)
-            shipped = f"shipped, val loss {m['metric']['value']:.4f}" if m else "not shipped"
+            shipped = (f"shipped, {registry.metric_label(m['metric'])} {m['metric']['value']:.4f}"
+                       if m else "not shipped")
             print(f"{name:14s} {shipped:30s} {r.description}")
         return 0
     if args.cmd == "train":
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--checkpoint takes one model name")
         for name in args.names:
             e = registry.train_and_ship(name, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-            print(f"{name}: val loss {e['metric']['value']:.4f} {family_of(recipes.recipe(name)).unit} "
+            print(f"{name}: {registry.metric_label(e['metric'])} {e['metric']['value']:.4f} "
+                  f"{family_of(recipes.recipe(name)).unit} "
                   f"after {e['train_seconds']} s; {e['file_bytes'] / 1e6:.2f} MB")
         return 0
     return 0 if registry.verify(args.names or None) else 1

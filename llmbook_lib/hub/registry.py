@@ -190,6 +190,13 @@ def manifest_entry(name: str) -> dict:
     return entry
 
 
+def metric_label(metric: dict) -> str:
+    """How a manifest metric is named in one line of output: "val loss" for the language models'
+    validation losses, the metric's own name (e.g. "test_accuracy") otherwise."""
+    name = metric["name"]
+    return "val loss" if name.startswith("val_") and "loss" in name else name
+
+
 def verify(names: list[str] | None = None) -> bool:
     """Re-measure each shipped model's validation metric and compare it with the manifest."""
     manifest = _read_manifest(MANIFEST)
@@ -216,8 +223,7 @@ def verify(names: list[str] | None = None) -> bool:
             if abs(measured - entry["metric"]["value"]) > METRIC_TOLERANCE:
                 problems.append(f"metric {measured:.4f} != manifest {entry['metric']['value']:.4f}")
         status = "ok" if not problems else "FAIL: " + "; ".join(problems)
-        what = "val loss" if family.kind in ("gpt", "bertlike") else entry["metric"]["name"]
-        print(f"{name:14s} {what} {measured:.4f} {family.unit} (manifest {entry['metric']['value']:.4f}) {status}")
+        print(f"{name:14s} {metric_label(entry['metric'])} {measured:.4f} {family.unit} (manifest {entry['metric']['value']:.4f}) {status}")
         ok &= not problems
     return ok
 
