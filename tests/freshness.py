@@ -12,7 +12,8 @@ what produced its outputs; `make fresh` recomputes them and names every stale no
     python tests/freshness.py check [NOTEBOOK...] exit 1 naming each stale notebook
 
 Digests (sha256, hex):
-  library   every source file of llmbook_lib/ (.py, .js, .css) with its path
+  library   every source file of llmbook_lib/ (.py, .js, .css) and every JSON file in it (the
+            manifest, study results such as weights/ft_curves.json), each with its path
   weights   llmbook_lib/weights/manifest.json (it holds every shipped file's sha256)
   code      the notebook's code cells, in order (markdown does not change outputs)
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "llmbook_lib"
 MANIFEST = LIBRARY / "weights" / "manifest.json"
-SOURCE_SUFFIXES = {".py", ".js", ".css"}
+SOURCE_SUFFIXES = {".py", ".js", ".css", ".json"}
 
 
 def library_digest(root: Path | None = None) -> str:
