@@ -90,6 +90,7 @@ bench: $(STAMP)
 	$(PY) bench/mfu.py
 	$(PY) bench/kv_cache.py
 	$(PY) bench/tasks.py
+	$(PY) bench/translate.py
 
 clean:
 	rm -rf _build bench/results .pytest_cache

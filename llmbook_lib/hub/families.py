@@ -17,7 +17,8 @@ hooks; each family fills them in for its own data, model, objective and metric:
 
 The task families (``ClassifierFamily``, ``TaggerFamily``) fine-tune a shipped encoder on a
 labelled corpus; their weights files are the files ``TextClassifier.save`` / ``NERModel.save``
-write, so ``TextClassifier.load`` and ``finetune predict`` read them too.
+write, so ``TextClassifier.load`` and ``finetune predict`` read them too. ``TranslatorFamily``
+trains an encoder-decoder from scratch on sentence pairs; its files are ``Translator.save``'s.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from ..runtime.checkpoint import load_checkpoint
 from ..text.tokenize import BertVocab, ByteTokenizer, CharTokenizer, tokenizer_from_json
 from ..training import train as training   # the module: VAL_TOKENS is read when a metric is taken
 from ..training.train import History, TrainConfig, train, validation_loss
-from .recipes import ClassifierSpec, Recipe, TaggerSpec, recipe as recipe_named
+from .recipes import ClassifierSpec, Recipe, TaggerSpec, TranslatorSpec, recipe as recipe_named
 
 BERT_VAL_BATCHES = 50        # validation batches (fixed pairs and masks) of the MLM + NSP metric
 
@@ -426,8 +427,90 @@ class TaggerFamily:
         return NERModel(model, tokenizer)
 
 
+class TranslatorFamily:
+    """An encoder-decoder Transformer trained from scratch to translate Chinese to English on the
+    HSK sentence pairs (``data.hsk``: ``corpus_text`` pins them); metric: test chrF with beam
+    search (sacrebleu). The curve holds dev BLEU and chrF (greedy) every ``eval_every`` steps; the
+    metric also reports test BLEU, greedy test scores, dev scores and the dictionary baseline's."""
+
+    kind, config, unit = "translator", TranslatorSpec, "chrF"
+
+    def data(self, recipe: Recipe) -> RecipeData:
+        from ..data import hsk
+        from ..tasks.translate import build_vocabs, encode_pairs
+
+        splits = hsk.hsk_splits()
+        train_pairs = [(p.zh, p.en) for p in splits["train"]]
+        vocabs = build_vocabs(train_pairs, recipe.model.tgt_vocab)
+        ids = encode_pairs(*vocabs, train_pairs, recipe.model.max_len)
+        return RecipeData(hsk.corpus_text(), vocabs, ids, {"dev": splits["dev"], "test": splits["test"]})
+
+    def build(self, recipe: Recipe, tokenizer):
+        from ..models.transformer import Transformer, TransformerConfig
+
+        s = recipe.model
+        return Transformer(TransformerConfig.from_vocabs(
+            *tokenizer, d_model=s.d_model, n_head=s.n_head, n_encoder_layers=s.n_layers,
+            n_decoder_layers=s.n_layers, d_ff=s.d_ff, dropout=s.dropout, max_len=s.max_len))
+
+    @staticmethod
+    def _score(recipe: Recipe, model, tokenizer, pairs, beam: int) -> dict:
+        from ..tasks.translate import Translator, bleu_chrf
+
+        mt = Translator(model, *tokenizer, alpha=recipe.model.alpha)
+        return bleu_chrf(mt.translate([p.zh for p in pairs], beam=beam), [p.en for p in pairs])
+
+    def fit(self, recipe: Recipe, model, data: RecipeData, config: TrainConfig) -> tuple[History, dict]:
+        from ..tasks.translate import fit_translator
+
+        curve = _Curve(("dev_bleu", "dev_chrf"), config.checkpoint_path)
+
+        def log(done: int, loss: float) -> None:
+            if done % config.eval_every == 0 or done == config.max_steps:
+                m = self._score(recipe, model, data.tokenizer, data.val["dev"], beam=1)
+                model.train()
+                curve.add(done, {"dev_bleu": m["bleu"], "dev_chrf": m["chrf"]})
+
+        history = fit_translator(model, data.train, config, recipe.batch_size, recipe.seed,
+                                 recipe.model.label_smoothing, on_step=log)
+        return history, curve.with_train_loss(history)
+
+    def metric(self, recipe: Recipe, model, data: RecipeData, like: dict | None = None) -> dict:
+        from ..tasks.translate import DictionaryTranslator, bleu_chrf
+
+        test, dev = data.val["test"], data.val["dev"]
+        beam = self._score(recipe, model, data.tokenizer, test, recipe.model.beam)
+        greedy = self._score(recipe, model, data.tokenizer, test, 1)
+        dev_greedy = self._score(recipe, model, data.tokenizer, dev, 1)
+        baseline = bleu_chrf(DictionaryTranslator().translate([p.zh for p in test]), [p.en for p in test])
+        return {"name": "test_chrf", "value": beam["chrf"], "test_bleu": beam["bleu"], "beam": recipe.model.beam,
+                "test_chrf_greedy": greedy["chrf"], "test_bleu_greedy": greedy["bleu"],
+                "dev_chrf_greedy": dev_greedy["chrf"], "dev_bleu_greedy": dev_greedy["bleu"],
+                "dictionary_test_chrf": baseline["chrf"], "dictionary_test_bleu": baseline["bleu"],
+                "test_sentences": beam["n"], "dev_sentences": dev_greedy["n"]}
+
+    def checkpoint_state(self, tokenizer, model, recipe: Recipe) -> dict:
+        from ..tasks.translate import Translator
+
+        return Translator(model, *tokenizer, {"name": recipe.name}, alpha=recipe.model.alpha).state()
+
+    def from_checkpoint(self, state: dict):
+        from ..tasks.translate import Translator
+
+        mt = Translator.from_state(state)
+        return mt.model, (mt.src_vocab, mt.tgt_vocab)
+
+    def describe_model(self, model) -> dict:
+        return model.config.to_dict()
+
+    def wrap(self, recipe: Recipe, model, tokenizer):
+        from ..tasks.translate import Translator
+
+        return Translator(model, *tokenizer, {"name": recipe.name}, alpha=recipe.model.alpha)
+
+
 FAMILIES: dict[str, ModelFamily] = {f.kind: f for f in (GPTFamily(), BertFamily(), ClassifierFamily(),
-                                                        TaggerFamily())}
+                                                        TaggerFamily(), TranslatorFamily())}
 
 
 def family_of(recipe: Recipe) -> ModelFamily:

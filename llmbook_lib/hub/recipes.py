@@ -41,6 +41,23 @@ class TaggerSpec:
 
 
 @dataclass(frozen=True)
+class TranslatorSpec:
+    """An encoder-decoder Transformer trained from scratch for translation (``tasks.translate``):
+    source characters, a byte-level BPE of ``tgt_vocab`` tokens on the target side."""
+
+    d_model: int = 192
+    n_head: int = 4
+    n_layers: int = 2                  # encoder layers and decoder layers, each
+    d_ff: int = 384
+    dropout: float = 0.3
+    max_len: int = 64                  # longest source (characters) or target (tokens)
+    tgt_vocab: int = 1200
+    label_smoothing: float = 0.1
+    beam: int = 4                      # what the manifest's test metric decodes with
+    alpha: float = 0.6                 # beam search's length penalty
+
+
+@dataclass(frozen=True)
 class Recipe:
     """How to build one shared model, deterministically on a given machine."""
 
@@ -49,7 +66,7 @@ class Recipe:
     corpus: str                       # a loader in llmbook_lib.data, e.g. "peoples_daily_text"
     tokenizer: str                    # "char" or "byte"
     max_vocab: int | None             # char tokenizers: keep the most frequent characters (+ <unk>)
-    model: GPTConfig | BertConfig | ClassifierSpec | TaggerSpec   # picks the family (families.py)
+    model: GPTConfig | BertConfig | ClassifierSpec | TaggerSpec | TranslatorSpec   # picks the family
     train: TrainConfig
     batch_size: int
     seed: int = 1337
@@ -145,6 +162,19 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            model=TaggerSpec(base="bert-zh-mlm", head="crf", head_lr_mult=5.0),
            train=replace(_TRAIN, max_steps=3200, lr=2e-3, warmup_steps=200, weight_decay=0.01, eval_every=400),
            batch_size=32),
+    # Machine translation zh -> en on the HSK sentence pairs (data.hsk: 3,394 training pairs),
+    # from scratch: too little data for a wide or deep model, hence width 192, 2 + 2 layers,
+    # dropout 0.3 and label smoothing 0.1. A pilot at 1,000 steps put lr 3e-3 ahead of 1e-3
+    # (dev chrF 26.2 vs 22.0, greedy) and width 192 / 2 layers at half the step time of 256 / 3.
+    # Extra data did not help at equal steps: + the synthetic world's 2,168 training pairs, dev chrF
+    # 19.4 vs 21.9 at step 500; + 3,000 CC-CEDICT glosses of jieba's most frequent words, 22.1 vs
+    # 26.2 at step 1,000. 6,000 steps took 26 minutes on one CPU thread; dev chrF levelled off near
+    # 30.6 from step 4,000, and test chrF (30.5, beam 4) stayed below the dictionary baseline (33.4).
+    Recipe("mt-zh-en", "2+2-layer, width-192 encoder-decoder Transformer translating Chinese to English, "
+           "trained from scratch on the HSK sentence pairs (data.hsk); character source, BPE target",
+           corpus="hsk_corpus_text", tokenizer="char/bpe", max_vocab=None,
+           model=TranslatorSpec(),
+           train=replace(_TRAIN, max_steps=6000, lr=3e-3, warmup_steps=200, eval_every=500), batch_size=64),
 ]}
 
 
