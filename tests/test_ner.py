@@ -175,10 +175,12 @@ def test_bad_input(vocab, tmp_path):
     model = NERModel(tiny_tagger(vocab), vocab)
     assert model.predict([]) == []
     assert model.predict(["", "  \n\t"]) == [[], []]
-    with pytest.raises(TypeError, match=r"texts\[1\]"):
+    with pytest.raises(TypeError, match="text 1 is a"):
         model.predict(["北京", 3])
-    with pytest.raises(TypeError, match="list of texts"):
+    with pytest.raises(TypeError, match="wrap it"):
         model.predict("北京")
+    with pytest.raises(TypeError, match="text 0 is bytes.*decode"):
+        model.predict(["北京".encode("gbk")])
     spans = model.predict(["北" * 10_000])[0]              # far longer than the 14-character window
     assert all(0 <= a < b <= 10_000 for a, b, _ in spans)
     (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")

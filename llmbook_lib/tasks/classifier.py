@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from ..models.bertlike import BertConfig, BertLike
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from ..runtime.device import eval_mode
+from ..runtime.inputs import check_texts
 from ..text.tokenize import BertVocab
 from ..training.train import History, TrainConfig, train
 from .lora import add_lora, count_trainable
@@ -264,23 +265,6 @@ def describe(model: Classifier) -> dict:
 
 # ------------------------------------------------------------------------------ the reader's object
 
-def _check_texts(texts) -> list[str]:
-    """The texts as a list, or a TypeError / ValueError that names the first bad item by index."""
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be a list of strings, not a single "
-                        f"{type(texts).__name__}: wrap it, predict([text])")
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if isinstance(t, (bytes, bytearray)):
-            raise TypeError(f"text {i} is {type(t).__name__}, not str: decode it first, "
-                            "e.g. t.decode('utf-8') (or 'gbk' for files saved that way)")
-        if not isinstance(t, str):
-            raise TypeError(f"text {i} is a {type(t).__name__}, not a str")
-        if not t.strip():
-            raise ValueError(f"text {i} is empty or only whitespace: there is nothing to classify")
-    return texts
-
-
 @dataclass
 class TextClassifier:
     """A trained classifier a reader can call: ``labels``, ``predict``, ``predict_proba``.
@@ -317,18 +301,18 @@ class TextClassifier:
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], config: TrainConfig, batch_size: int = 32,
             seed: int = 0) -> History:
-        texts = _check_texts(texts)
+        texts = check_texts(texts, "predict([text])", empty="classify")
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         return fit_classifier(self.model, self.encode(texts), self.label_ids(labels), config, batch_size, seed)
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict:
-        texts = _check_texts(texts)
+        texts = check_texts(texts, "predict([text])", empty="classify")
         return evaluate(self.model, self.encode(texts), self.label_ids(labels))
 
     def predict_proba(self, texts: Sequence[str]) -> torch.Tensor:
         """Probabilities (n, len(labels)), columns in the order of ``labels``; rows sum to 1."""
-        texts = _check_texts(texts)
+        texts = check_texts(texts, "predict([text])", empty="classify")
         if not texts:
             return torch.empty(0, len(self.labels))
         return predict_logits(self.model, self.encode(texts)).softmax(-1)

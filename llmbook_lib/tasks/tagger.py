@@ -30,6 +30,7 @@ from ..data.ner import ENTITY_TYPES, TAGS, Example, Span, bio_to_spans, spans_to
 from ..models.bertlike import BertConfig, BertLike
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from ..runtime.device import eval_mode
+from ..runtime.inputs import check_texts
 from ..text.tokenize import BertVocab
 from ..training.train import History, TrainConfig, train
 from .crf import CRF
@@ -244,12 +245,7 @@ class NERModel:
         """Entities of each text as (start, end, type) character spans, [start, end), type in
         ``labels``. Texts longer than the encoder are tagged in half-overlapping windows; each
         character keeps the tag from the window where it is most central (``window_owner``)."""
-        if isinstance(texts, str):
-            raise TypeError("predict takes a list of texts; wrap a single text as [text]")
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] is a {type(t).__name__}, not a str; pass a list of strings")
+        texts = check_texts(texts, "predict([text])")
         jobs = []                                     # (text index, start, end) of every window
         for k, t in enumerate(texts):
             if t.strip():
