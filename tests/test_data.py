@@ -58,3 +58,14 @@ def test_importing_data_does_not_import_faker_until_the_world_is_used():
             "assert d.World.__name__ == 'World'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_bbc_news_reads_every_file_offline():
+    from llmbook_lib.data.corpora import bbc_news
+
+    news = bbc_news()
+    assert len(news) == 2225
+    assert sorted({a.topic for a in news}) == ["business", "entertainment", "politics", "sports", "tech"]
+    assert all(a.headline and a.body and a.headline == a.headline.strip() for a in news)
+    assert sum("\ufffd" in a.body + a.headline for a in news) == 1    # the one file that is not UTF-8
+    assert len({a.body for a in news}) < len(news)                     # duplicates are kept: pages dedupe

