@@ -182,3 +182,11 @@ def test_list_names_each_models_own_metric(capsys):
     assert "val loss" in lines["gpt-zh-char"]
     assert "test_accuracy" in lines["sentiment-zh"] and "val loss" not in lines["sentiment-zh"]
     assert "test_entity_f1" in lines["ner-zh"]
+
+
+def test_every_recipe_names_a_corpus_loader_that_exists():
+    from llmbook_lib import data
+
+    for name, r in hub.RECIPES.items():
+        assert callable(getattr(data, r.corpus, None)), f"{name}: llmbook_lib.data has no {r.corpus}()"
+    assert hub.RECIPES["mt-zh-en"].text().startswith("train\t")

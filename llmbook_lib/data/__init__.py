@@ -28,7 +28,7 @@ _WORLD_NAMES = {"World", "WorldConfig", "make_world"}
 
 
 # the task corpora as canonical texts (what a task recipe's data hash covers), loaded on first use
-_TASK_TEXTS = {"sentiment_corpus_text": "sentiment", "ner_corpus_text": "ner"}
+_TASK_TEXTS = {"sentiment_corpus_text": "sentiment", "ner_corpus_text": "ner", "hsk_corpus_text": "hsk"}
 
 
 def __getattr__(name: str):
