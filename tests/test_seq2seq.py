@@ -141,3 +141,33 @@ def test_decoding_errors_are_clear():
         greedy_decode(m, torch.zeros(1, 0, dtype=torch.long))
     with pytest.raises(ValueError, match="beam_size"):
         beam_search(m, torch.tensor([3]), beam_size=0)
+
+
+def test_logit_bias_shifts_the_choice_and_zero_bias_changes_nothing():
+    m = tiny_model(2)
+    V = m.config.tgt_vocab_size
+    src = torch.tensor([[3, 4, 5], [5, 4, 3]])
+    plain = greedy_decode(m, src, max_new_tokens=5)
+    assert greedy_decode(m, src, max_new_tokens=5, logit_bias=torch.zeros(V)) == plain
+    assert beam_search(m, src[0], beam_size=3, max_new_tokens=5, logit_bias=torch.zeros(V))[0].tokens == \
+        beam_search(m, src[0], beam_size=3, max_new_tokens=5)[0].tokens
+    # a large bias on one token (not EOS) makes greedy emit it at every step, row by row
+    favoured = [t for t in range(V) if t not in (m.config.pad_id, m.config.bos_id, m.config.eos_id)][:2]
+    bias = torch.zeros(2, V)
+    bias[0, favoured[0]] = bias[1, favoured[1]] = 50.0
+    out = greedy_decode(m, src, max_new_tokens=4, logit_bias=bias)
+    assert out == [[favoured[0]] * 4, [favoured[1]] * 4]
+    hyp = beam_search(m, src[0], beam_size=2, max_new_tokens=4, logit_bias=bias[1])[0]
+    assert hyp.tokens == [favoured[1]] * 4
+
+
+def test_logit_bias_errors_are_clear():
+    m = tiny_model()
+    V = m.config.tgt_vocab_size
+    src = torch.tensor([[3, 4], [4, 3]])
+    with pytest.raises(ValueError, match="logit_bias must be"):
+        greedy_decode(m, src, logit_bias=torch.zeros(V + 1))
+    with pytest.raises(ValueError, match="logit_bias must be"):
+        greedy_decode(m, src, logit_bias=torch.zeros(3, V))
+    with pytest.raises(ValueError, match="finite"):
+        beam_search(m, src[0], logit_bias=torch.full((V,), float("-inf")))
