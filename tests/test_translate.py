@@ -91,6 +91,26 @@ def test_dictionary_baseline_and_scores():
     assert s["bleu"] == pytest.approx(100.0) and s["chrf"] == pytest.approx(100.0)
 
 
+def test_lexicon_nudge(tiny_translator):
+    mt, d = tiny_translator, DictionaryTranslator()
+    words = d.content_words("我买了三本书。")
+    assert "book" in words and "buy" in words and not {"of", "be", "i"} & set(words)
+    bias = mt.lexicon_bias("我买了三本书。", d, 2.5)
+    assert bias.shape == (mt.model.config.tgt_vocab_size,) and set(bias.unique().tolist()) == {0.0, 2.5}
+    assert bias[mt.tgt_vocab.encode(" book")].eq(2.5).all()
+    texts = ["我买了三本书。", "", "老师好"]
+    for beam in (1, 2):           # weight 0 is the plain model; a huge weight changes the output
+        plain = mt.translate(texts, beam=beam)
+        assert mt.translate(texts, beam=beam, lexicon=d, lexicon_weight=0.0) == plain
+        nudged = mt.translate(texts, beam=beam, lexicon=d, lexicon_weight=30.0)
+        assert nudged[1] == "" and nudged != plain
+    with pytest.raises(TypeError, match="DictionaryTranslator"):
+        mt.translate(["好"], lexicon={"好": "good"})
+    for bad in (-1.0, float("inf"), "3", True):
+        with pytest.raises(ValueError, match="lexicon_weight"):
+            mt.translate(["好"], lexicon=d, lexicon_weight=bad)
+
+
 TINY_MT = hub.Recipe("tiny-mt", "test translator", corpus="hsk_corpus_text", tokenizer="char/bpe", max_vocab=None,
                      model=TranslatorSpec(d_model=16, n_head=2, n_layers=1, d_ff=32, dropout=0.0, max_len=24,
                                           tgt_vocab=300, beam=2),
