@@ -22,7 +22,6 @@ import argparse
 import copy
 import hashlib
 import json
-import os
 import platform
 import sys
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from llmbook_lib.runtime.study import load_study, write_atomic
 
 INITS = ("pretrained", "random")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "llmbook_lib" / "weights" / "ft_curves.json"
@@ -40,24 +41,10 @@ def steps_for(n: int, batch: int = 32) -> int:
     return int(min(1300, max(100, 8 * n // batch)))
 
 
-def _write(path: Path, results: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def load_results(path: Path) -> dict:
     """The study's JSON: {"meta": {...}, "runs": [{"init", "n", "seed", "steps", "accuracy",
     "macro_f1", "seconds"}, ...]}; an empty study when the file does not exist yet."""
-    if not path.exists():
-        return {"meta": {}, "runs": []}
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SystemExit(f"{path} is not a study result ({e}); move it away to start afresh")
-    if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
-        raise SystemExit(f"{path} has no 'runs' list; move it away to start afresh")
-    return results
+    return load_study(path, "runs")
 
 
 def curves(results: dict) -> dict:
@@ -92,7 +79,10 @@ def main(argv=None) -> None:
             "test_n": len(test_rows), "torch": torch.__version__, "python": platform.python_version(),
             "machine": platform.machine(), "threads": torch.get_num_threads(),
             "max_steps": args.max_steps}
-    results = load_results(args.out)
+    try:
+        results = load_results(args.out)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if results["meta"] and any(results["meta"].get(k) != meta[k]
                                for k in ("base_sha256", "data_sha256", "max_steps")):
         raise SystemExit(f"{args.out} was made with another base, data or step cap; "
@@ -124,7 +114,7 @@ def main(argv=None) -> None:
                                         "accuracy": metrics["accuracy"],
                                         "macro_f1": metrics["macro_f1"],
                                         "seconds": round(seconds, 1)})
-                _write(args.out, results)
+                write_atomic(args.out, results)
                 print(f"seed {seed} n {n} {init}: accuracy {metrics['accuracy']:.4f} "
                       f"({steps} steps, {seconds:.0f} s)", flush=True)
 

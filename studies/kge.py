@@ -19,12 +19,12 @@ files or another recipe is refused.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import sys
 import time
 from pathlib import Path
+
+from llmbook_lib.runtime.study import load_study, write_atomic
 
 DATASETS = ("umls", "kinships", "nations")
 MODELS = ("transe", "distmult", "complex")
@@ -32,24 +32,10 @@ RECIPE = {"dim": 200, "epochs": 20, "batch_size": 256, "lr": 0.01, "reg": 0.01}
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "llmbook_lib" / "weights" / "kge.json"
 
 
-def _write(path: Path, results: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def load_results(path: Path) -> dict:
     """{"meta": {...}, "runs": [{"dataset", "model", "seed", "valid": {...}, "test": {...},
     "cpu_s"}, ...]}; an empty study when the file does not exist yet."""
-    if not Path(path).exists():
-        return {"meta": {}, "runs": []}
-    try:
-        results = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SystemExit(f"{path} is not a study result ({e}); move it away to start afresh")
-    if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
-        raise SystemExit(f"{path} has no 'runs' list; move it away to start afresh")
-    return results
+    return load_study(path, "runs")
 
 
 def table(results: dict, split: str = "test") -> dict:
@@ -81,7 +67,10 @@ def main(argv=None) -> None:
             "data_sha256": {f"{n}/{s}": h for (n, s), h in sorted(SHA256.items())},
             "torch": torch.__version__, "python": platform.python_version(),
             "machine": platform.machine(), "threads": torch.get_num_threads()}
-    results = load_results(args.out)
+    try:
+        results = load_results(args.out)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if results["meta"] and any(results["meta"].get(k) != meta[k] for k in ("recipe", "data_sha256")):
         raise SystemExit(f"{args.out} was made with another recipe or other data files; "
                          "move it away to start afresh")
@@ -101,7 +90,7 @@ def main(argv=None) -> None:
                        "valid": evaluate_kge(model, ds, "valid"),
                        "test": evaluate_kge(model, ds, "test"), "cpu_s": round(cpu_s, 1)}
                 results["runs"].append(run)
-                _write(args.out, results)
+                write_atomic(args.out, results)
                 print(f"{name} {model_name} seed {seed}: test MRR {run['test']['MRR']:.3f} "
                       f"({cpu_s:.1f} s CPU)", flush=True)
 

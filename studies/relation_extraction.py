@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import platform
 import sys
 import time
@@ -33,29 +32,17 @@ from pathlib import Path
 
 import torch
 
+from llmbook_lib.runtime.study import load_study, write_atomic
+
 SPLITS = ("entity", "template")
 RE_STEPS, NER_STEPS = 150, 60
 ENTITY_TYPES = ("PER", "LOC", "ORG", "PRODUCT")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "llmbook_lib" / "weights" / "relation_extraction.json"
 
 
-def _write(path: Path, results: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def load_results(path: Path) -> dict:
     """{"meta": {...}, "runs": [{"split", "model", "seed", ...}, ...]}; empty when ``path`` is missing."""
-    if not path.exists():
-        return {"meta": {}, "runs": []}
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SystemExit(f"{path} is not a study result ({e}); move it away to start afresh")
-    if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
-        raise SystemExit(f"{path} has no 'runs' list; move it away to start afresh")
-    return results
+    return load_study(path, "runs")
 
 
 def data_sha256(world) -> str:
@@ -148,7 +135,10 @@ def main(argv=None) -> None:
             "data_sha256": data_sha256(world), "re_steps": re_steps, "ner_steps": ner_steps,
             "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "threads": torch.get_num_threads(), "max_steps": cap}
-    results = load_results(args.out)
+    try:
+        results = load_results(args.out)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if results["meta"] and any(results["meta"].get(k) != meta[k]
                                for k in ("base_sha256", "data_sha256", "max_steps")):
         raise SystemExit(f"{args.out} was made with another base, data or step cap; "
@@ -160,7 +150,7 @@ def main(argv=None) -> None:
             pairs = baseline_run(world, by)
             results["runs"].append({"split": by, "model": "baseline", "seed": 0,
                                     "micro_f1": pairs["micro"]["f1"], "pairs": pairs})
-            _write(args.out, results)
+            write_atomic(args.out, results)
             print(f"{by} baseline: micro-F1 {pairs['micro']['f1']:.3f}", flush=True)
     for seed in args.seeds:
         for by in SPLITS:
@@ -171,7 +161,7 @@ def main(argv=None) -> None:
             seconds = time.perf_counter() - start
             results["runs"].append({"split": by, "model": "encoder", "seed": seed, **run,
                                     "seconds": round(seconds, 1)})
-            _write(args.out, results)
+            write_atomic(args.out, results)
             print(f"{by} seed {seed}: micro-F1 {run['micro_f1']:.3f}, NER F1 {run['ner_f1']:.3f}, "
                   f"end-to-end {run['end_to_end']['f1']:.3f} ({seconds:.0f} s)", flush=True)
 
