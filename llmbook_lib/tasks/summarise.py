@@ -67,6 +67,8 @@ def words(text: str, lang: str, stopwords: set[str] | frozenset[str] = frozenset
     (``2,999`` is one token) for ``"en"``. Words in ``stopwords`` are dropped."""
     if lang == "zh":
         import jieba
+
+        jieba.setLogLevel(60)              # silence "Building prefix dict ..." on stderr
         toks = [w for w in jieba.lcut(text) if w.strip() and not _PUNCT.match(w)]
     elif lang == "en":
         toks = re.findall(r"[a-z0-9]+(?:[,.][0-9]+)*", text.lower())
