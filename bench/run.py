@@ -20,8 +20,18 @@ PREFACE = Path(__file__).resolve().parents[1] / "book" / "preface.md"
 BEGIN, END = "<!-- TIMINGS", "<!-- /TIMINGS -->"
 
 
+def toc_position(notebook: str) -> int:
+    """Where a notebook comes in the book (its line in _toc.yml); unknown ones go last."""
+    toc = (PREFACE.parents[1] / "_toc.yml").read_text(encoding="utf-8")
+    files = [line.split("file:", 1)[1].strip() for line in toc.splitlines() if "file:" in line]
+    stem = str(Path(notebook).with_suffix(""))
+    return files.index(stem) if stem in files else len(files)
+
+
 def update_preface(rows: list[dict], machine: dict) -> None:
-    """Rewrite the measured-times table in the preface (between the TIMINGS markers)."""
+    """Rewrite the measured-times table in the preface (between the TIMINGS markers), in the
+    book's order."""
+    rows = sorted(rows, key=lambda r: toc_position(r["notebook"]))
     text = PREFACE.read_text(encoding="utf-8")
     start = text.index("\n", text.index(BEGIN)) + 1
     stop = text.index(END)
