@@ -1,0 +1,469 @@
+"""A task-oriented dialogue pipeline on the synthetic world's train-ticket dialogues (section 6.3.1).
+
+The classic modular pipeline (Young et al., 2013): natural language understanding (NLU: the
+intent of a user turn and its slot values), dialogue state tracking (DST: accumulate the slot
+values over turns), a policy (what the system does next) and natural language generation (NLG:
+the system's words). Everything here is Chinese-only and character-level.
+
+- ``bio_tags`` / ``spans_from_bio``: character offsets <-> BIO tags (``B-date``, ``I-date``, ``O``);
+- ``ticket_split`` / ``user_examples``: the ticket dialogues split by dialogue, and their user turns
+  as ``NLUExample`` (text, intent = the turn's act, BIO tags, gold state after the turn);
+- ``Normalizer``: surface form -> canonical value (``9月14日`` -> ``09-14``, a city name -> its id)
+  and back; ``None`` for a surface it does not know;
+- ``RuleNLU``: the keyword/regex/gazetteer baseline; ``JointNLU`` + ``fit_joint_nlu`` +
+  ``NLUModel``: a character BiGRU with an intent head and a slot-tag head, trained jointly
+  (Goo et al., 2018 share one encoder the same way, without the slot gate);
+- ``update_state`` / ``track``: rule-based DST, and ``joint_goal_accuracy``;
+- ``policy`` (request the first missing slot, confirm when complete) and ``realise`` (templates);
+- ``SimulatedUser`` / ``run_episode``: an agenda-style scripted user with a goal (Schatzmann et
+  al., 2007) that talks to the pipeline; task success and turns per dialogue;
+- ``add_noise`` / ``add_noise_tagged``: ASR-style character substitutions and deletions.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.world.dialogue import SEAT, TICKET, ZH_COUNT, fill
+
+SLOTS = ("from", "to", "date", "count", "seat")   # the order in which the policy asks
+PAD, UNK = "[PAD]", "[UNK]"
+
+
+# -- BIO -----------------------------------------------------------------------------------------
+def bio_tags(text: str, slots: Sequence) -> list[str]:
+    """One BIO tag per character from slot spans (objects with slot, start, end; end exclusive)."""
+    tags = ["O"] * len(text)
+    for s in sorted(slots, key=lambda s: s.start):
+        if not (0 <= s.start < s.end <= len(text)):
+            raise ValueError(f"slot {s.slot!r} span ({s.start}, {s.end}) is outside a text of "
+                             f"{len(text)} characters: {text!r}")
+        if any(t != "O" for t in tags[s.start:s.end]):
+            raise ValueError(f"slot {s.slot!r} span ({s.start}, {s.end}) overlaps another slot in {text!r}")
+        tags[s.start] = f"B-{s.slot}"
+        for i in range(s.start + 1, s.end):
+            tags[i] = f"I-{s.slot}"
+    return tags
+
+
+def spans_from_bio(text: str, tags: Sequence[str]) -> list[tuple[str, int, int, str]]:
+    """(slot, start, end, surface) for each chunk; an ``I-x`` that does not continue an ``x``
+    chunk starts a new one (as seqeval does)."""
+    if len(tags) != len(text):
+        raise ValueError(f"{len(tags)} tags for a text of {len(text)} characters")
+    out, cur = [], None
+    for i, t in enumerate(list(tags) + ["O"]):
+        kind, _, slot = t.partition("-")
+        if kind not in ("B", "I", "O") or (kind != "O" and not slot):
+            raise ValueError(f"bad tag {t!r} at position {i}")
+        if cur and (kind != "I" or slot != cur[0]):
+            out.append((cur[0], cur[1], i, text[cur[1]:i]))
+            cur = None
+        if kind == "B" or (kind == "I" and cur is None):
+            cur = (slot, i)
+    return out
+
+
+# -- data ----------------------------------------------------------------------------------------
+@dataclass
+class NLUExample:
+    text: str
+    intent: str
+    tags: list[str]
+    state: dict = field(default_factory=dict)
+    slots: list = field(default_factory=list)     # the gold SlotValue records
+
+
+def ticket_split(world, lang: str = "zh", test_every: int = 3) -> dict[str, list]:
+    """The train-ticket dialogues split by dialogue: every ``test_every``-th one is test.
+    (The world's own entity split puts all of them in train: their entities are cities.)"""
+    if lang != "zh":
+        raise ValueError("this pipeline is character-level Chinese; lang must be 'zh'")
+    if test_every < 2:
+        raise ValueError(f"test_every must be >= 2, got {test_every}")
+    ds = sorted((d for d in world.dialogues("task", lang) if d.domain == "train_ticket"), key=lambda d: d.id)
+    return {"train": [d for i, d in enumerate(ds) if i % test_every != test_every - 1],
+            "test": [d for i, d in enumerate(ds) if i % test_every == test_every - 1]}
+
+
+def user_examples(dialogues: Sequence) -> list[NLUExample]:
+    """The user turns of the dialogues as NLU examples."""
+    return [NLUExample(t.text, t.act, bio_tags(t.text, t.slots), dict(t.state), list(t.slots))
+            for d in dialogues for t in d.turns if t.speaker == "user"]
+
+
+# -- values --------------------------------------------------------------------------------------
+class Normalizer:
+    """Surface <-> canonical slot values: cities by the world's names, dates ``M月D日`` <->
+    ``MM-DD``, counts 一..四 <-> "1".."4", seats 一等座/二等座 <-> first/second."""
+
+    DATE = re.compile(r"^(\d{1,2})月(\d{1,2})日$")
+
+    def __init__(self, cities: dict[str, str]):
+        if not cities:
+            raise ValueError("Normalizer needs at least one city (id -> name)")
+        self.city_name = dict(cities)
+        self.city_id = {name: cid for cid, name in cities.items()}
+
+    @classmethod
+    def from_world(cls, world) -> "Normalizer":
+        return cls({e.id: e.name("zh") for e in world.corpus.entities.values() if e.type == "city"})
+
+    def canonical(self, slot: str, surface: str) -> str | None:
+        if slot in ("from", "to"):
+            return self.city_id.get(surface)
+        if slot == "date":
+            m = self.DATE.match(surface)
+            if not m or not (1 <= int(m[1]) <= 12 and 1 <= int(m[2]) <= 31):
+                return None
+            return f"{int(m[1]):02d}-{int(m[2]):02d}"
+        if slot == "count":
+            return str(ZH_COUNT.index(surface) + 1) if surface in ZH_COUNT else None
+        if slot == "seat":
+            return {v[0]: k for k, v in SEAT.items()}.get(surface)
+        raise ValueError(f"unknown slot {slot!r}; slots are {SLOTS}")
+
+    def surface(self, slot: str, value: str) -> str:
+        if slot in ("from", "to"):
+            return self.city_name[value]
+        if slot == "date":
+            m, d = map(int, value.split("-"))
+            return f"{m}月{d}日"
+        if slot == "count":
+            return ZH_COUNT[int(value) - 1]
+        if slot == "seat":
+            return SEAT[value][0]
+        raise ValueError(f"unknown slot {slot!r}; slots are {SLOTS}")
+
+
+# -- NLU -----------------------------------------------------------------------------------------
+@dataclass
+class NLUResult:
+    intent: str
+    spans: list[tuple[str, int, int, str]]        # (slot, start, end, surface)
+
+
+class RuleNLU:
+    """Keyword rules for the intent; a city gazetteer and regular expressions for the slots.
+    One city -> ``to`` if 去/到 precedes it, else ``from``; two cities -> from, then to."""
+
+    def __init__(self, normalizer: Normalizer):
+        names = sorted(normalizer.city_id, key=len, reverse=True)
+        self.city = re.compile("|".join(map(re.escape, names)))
+        self.date = re.compile(r"\d{1,2}月\d{1,2}日")
+        self.count = re.compile(r"[一两三四](?=张|个人|位)")
+        self.seat = re.compile(r"[一二]等座")
+
+    def __call__(self, text: str) -> NLUResult:
+        spans = [("date", m.start(), m.end(), m[0]) for m in self.date.finditer(text)]
+        spans += [("count", m.start(), m.end(), m[0]) for m in self.count.finditer(text)]
+        spans += [("seat", m.start(), m.end(), m[0]) for m in self.seat.finditer(text)]
+        cities = list(self.city.finditer(text))
+        if len(cities) == 1:
+            m = cities[0]
+            slot = "to" if m.start() > 0 and text[m.start() - 1] in "去到" else "from"
+            spans.append((slot, m.start(), m.end(), m[0]))
+        else:
+            spans += [(s, m.start(), m.end(), m[0]) for s, m in zip(("from", "to"), cities)]
+        spans.sort(key=lambda s: s[1])
+        kinds = {s[0] for s in spans}
+        if "谢" in text:
+            intent = "thank"
+        elif "改" in text:
+            intent = "correct(date)"
+        elif len(kinds) >= 2:
+            intent = "oneshot"
+        elif len(kinds) == 1:
+            intent = f"inform({kinds.pop()})"
+        else:
+            intent = "hello"
+        return NLUResult(intent, spans)
+
+
+class CharVocab:
+    def __init__(self, texts: Sequence[str]):
+        self.itos = [PAD, UNK] + sorted({c for t in texts for c in t})
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+
+    def __len__(self):
+        return len(self.itos)
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        n = max(1, max((len(t) for t in texts), default=1))
+        ids = torch.zeros(len(texts), n, dtype=torch.long)
+        for i, t in enumerate(texts):
+            ids[i, :len(t)] = torch.tensor([self.stoi.get(c, 1) for c in t], dtype=torch.long)
+        return ids
+
+
+class JointNLU(nn.Module):
+    """Characters -> embedding -> BiGRU; the intent from the masked mean of the states, one slot
+    tag per character from each state. One encoder, two heads, one summed loss."""
+
+    def __init__(self, vocab_size: int, n_intents: int, n_tags: int, dim: int = 64, hidden: int = 64):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.rnn = nn.GRU(dim, hidden, batch_first=True, bidirectional=True)
+        self.intent_head = nn.Linear(2 * hidden, n_intents)
+        self.tag_head = nn.Linear(2 * hidden, n_tags)
+
+    def forward(self, ids: torch.Tensor):
+        mask = (ids != 0).unsqueeze(-1).float()
+        h, _ = self.rnn(self.emb(ids))
+        pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return self.intent_head(pooled), self.tag_head(h)
+
+
+class NLUModel:
+    """A trained ``JointNLU`` with its vocabularies: ``model(text) -> NLUResult``."""
+
+    def __init__(self, net: JointNLU, vocab: CharVocab, intents: list[str], tags: list[str]):
+        self.net, self.vocab, self.intents, self.tags = net, vocab, intents, tags
+
+    @torch.no_grad()
+    def predict(self, texts: Sequence[str]) -> list[NLUResult]:
+        if isinstance(texts, str):
+            raise TypeError("predict takes a list of texts; for one text call model(text)")
+        if not texts:
+            return []
+        self.net.eval()
+        logits_i, logits_t = self.net(self.vocab.encode(texts))
+        out = []
+        for k, t in enumerate(texts):
+            tags = [self.tags[j] for j in logits_t[k, :len(t)].argmax(-1).tolist()]
+            out.append(NLUResult(self.intents[logits_i[k].argmax().item()], spans_from_bio(t, tags)))
+        return out
+
+    def __call__(self, text: str) -> NLUResult:
+        if not isinstance(text, str):
+            raise TypeError(f"expected a str, got {type(text).__name__}")
+        return self.predict([text])[0]
+
+
+def fit_joint_nlu(examples: Sequence[NLUExample], seed: int = 0, epochs: int = 30, batch_size: int = 16,
+                  lr: float = 3e-3, char_dropout: float = 0.0) -> tuple[NLUModel, list[float]]:
+    """Train a ``JointNLU`` with Adam on the summed intent and tag cross-entropies.
+    ``char_dropout``: the share of input characters replaced by [UNK] during training.
+    Returns the model and the mean loss per epoch."""
+    if not examples:
+        raise ValueError("no training examples")
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    vocab = CharVocab([e.text for e in examples])
+    intents = sorted({e.intent for e in examples})
+    tags = ["O"] + [f"{p}-{s}" for s in SLOTS for p in "BI"]
+    net = JointNLU(len(vocab), len(intents), len(tags))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    y_int = torch.tensor([intents.index(e.intent) for e in examples])
+    ids_all = vocab.encode([e.text for e in examples])
+    y_tag = torch.full(ids_all.shape, -100, dtype=torch.long)
+    for i, e in enumerate(examples):
+        y_tag[i, :len(e.tags)] = torch.tensor([tags.index(t) for t in e.tags])
+    losses = []
+    for _ in range(epochs):
+        net.train()
+        order, total = torch.randperm(len(examples), generator=g), 0.0
+        for b in range(0, len(examples), batch_size):
+            idx = order[b:b + batch_size]
+            ids = ids_all[idx]
+            if char_dropout > 0:
+                drop = (torch.rand(ids.shape, generator=g) < char_dropout) & (ids != 0)
+                ids = ids.masked_fill(drop, 1)
+            li, lt = net(ids)
+            loss = F.cross_entropy(li, y_int[idx]) + F.cross_entropy(
+                lt.reshape(-1, len(tags)), y_tag[idx].reshape(-1), ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(examples))
+    return NLUModel(net, vocab, intents, tags), losses
+
+
+def nlu_scores(examples: Sequence[NLUExample], results: Sequence[NLUResult]) -> dict:
+    """Intent accuracy and macro-F1 (scikit-learn), slot micro-F1 over chunks (seqeval)."""
+    from seqeval.metrics import f1_score
+    from sklearn.metrics import accuracy_score
+    from sklearn.metrics import f1_score as sk_f1
+    if len(examples) != len(results):
+        raise ValueError(f"{len(examples)} examples but {len(results)} results")
+    gold_i, pred_i = [e.intent for e in examples], [r.intent for r in results]
+    pred_tags = []
+    for e, r in zip(examples, results):
+        tags = ["O"] * len(e.tags)
+        for slot, s, t, _ in r.spans:
+            tags[s] = f"B-{slot}"
+            tags[s + 1:t] = [f"I-{slot}"] * (t - s - 1)
+        pred_tags.append(tags)
+    return {"intent_acc": accuracy_score(gold_i, pred_i),
+            "intent_f1": sk_f1(gold_i, pred_i, average="macro", zero_division=0),
+            "slot_f1": f1_score([e.tags for e in examples], pred_tags)}
+
+
+# -- DST -----------------------------------------------------------------------------------------
+def update_state(state: dict, nlu: NLUResult, normalizer: Normalizer) -> dict:
+    """The new state: every slot value the normaliser understands overwrites the old one (a
+    correction is just a later value); values it cannot read are ignored."""
+    new = dict(state)
+    for slot, _, _, surface in nlu.spans:
+        value = normalizer.canonical(slot, surface)
+        if value is not None:
+            new[slot] = value
+    return new
+
+
+def track(examples_per_dialogue: Sequence[Sequence[NLUExample]], results_per_dialogue, normalizer) -> list:
+    """(predicted state, gold state) after every user turn."""
+    pairs = []
+    for exs, res in zip(examples_per_dialogue, results_per_dialogue, strict=True):
+        state = {}
+        for e, r in zip(exs, res, strict=True):
+            state = update_state(state, r, normalizer)
+            pairs.append((dict(state), {k: v for k, v in e.state.items() if k in SLOTS}))
+    return pairs
+
+
+def joint_goal_accuracy(pairs: Sequence[tuple[dict, dict]]) -> float:
+    """The share of turns whose whole predicted state equals the gold state."""
+    if not pairs:
+        raise ValueError("no turns to score")
+    return sum(p == g for p, g in pairs) / len(pairs)
+
+
+def gold_nlu(example: NLUExample) -> NLUResult:
+    return NLUResult(example.intent, spans_from_bio(example.text, example.tags))
+
+
+# -- policy and NLG ------------------------------------------------------------------------------
+def policy(state: dict, intent: str) -> list[str]:
+    """System acts: bye after thanks; otherwise request the first missing slot, or confirm
+    when all five are filled; acknowledge a date correction first."""
+    if intent == "thank":
+        return ["bye"]
+    acts = ["ack(date)"] if intent == "correct(date)" and "date" in state else []
+    missing = [s for s in SLOTS if s not in state]
+    return acts + ([f"request({missing[0]})"] if missing else ["confirm"])
+
+
+def realise(acts: Sequence[str], state: dict, normalizer: Normalizer, rng: random.Random,
+            order: str = "00000") -> str:
+    """Template NLG: one phrasing of each act from the world's templates, filled from the state."""
+    vals = {s: (normalizer.surface(s, v), v) for s, v in state.items() if s in SLOTS}
+    vals["order"] = (order, order)
+    out = []
+    for act in acts:
+        if act not in TICKET:
+            raise ValueError(f"no template for act {act!r}")
+        zh = rng.choice(TICKET[act])[0]
+        out.append(fill(zh, vals, annotate=())[0])
+    return "".join(out)
+
+
+# -- noise ---------------------------------------------------------------------------------------
+def _noise_ops(n: int, rate: float, rng: random.Random, alphabet: Sequence[str]):
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"noise rate must be in [0, 1], got {rate}")
+    if not alphabet:
+        raise ValueError("alphabet for substitutions is empty")
+    ops = []
+    for _ in range(n):
+        if rng.random() < rate:
+            ops.append("del" if rng.random() < 0.5 else rng.choice(alphabet))
+        else:
+            ops.append(None)
+    return ops
+
+
+def add_noise(text: str, rate: float, rng: random.Random, alphabet: Sequence[str]) -> str:
+    """Corrupt each character with probability ``rate``: half of the corruptions delete it, half
+    substitute a random character of ``alphabet``. Deterministic given ``rng``'s state."""
+    ops = _noise_ops(len(text), rate, rng, alphabet)
+    return "".join(c if op is None else op for c, op in zip(text, ops) if op != "del")
+
+
+def add_noise_tagged(text: str, tags: Sequence[str], rate: float, rng: random.Random,
+                     alphabet: Sequence[str]) -> tuple[str, list[str]]:
+    """``add_noise`` that keeps the BIO tags aligned: a substituted character keeps its tag, a
+    deleted one loses it, and an ``I-x`` left without its ``B-x`` becomes ``B-x``."""
+    if len(tags) != len(text):
+        raise ValueError(f"{len(tags)} tags for a text of {len(text)} characters")
+    ops = _noise_ops(len(text), rate, rng, alphabet)
+    chars, out = [], []
+    for c, t, op in zip(text, tags, ops):
+        if op == "del":
+            continue
+        chars.append(c if op is None else op)
+        if t.startswith("I-") and (not out or out[-1][2:] != t[2:] or out[-1] == "O"):
+            t = "B-" + t[2:]
+        out.append(t)
+    return "".join(chars), out
+
+
+# -- simulated user and end to end ---------------------------------------------------------------
+class SimulatedUser:
+    """A scripted user with a goal (the five slots): opens with all but the seat in one sentence
+    or with a bare greeting, answers every request for a slot with its goal value, thanks after
+    a confirmation. Its words are the world's user templates."""
+
+    def __init__(self, goal: dict, normalizer: Normalizer, rng: random.Random):
+        missing = [s for s in SLOTS if s not in goal]
+        if missing:
+            raise ValueError(f"goal lacks slots {missing}")
+        self.goal, self.norm, self.rng = dict(goal), normalizer, rng
+        self.vals = {s: (normalizer.surface(s, goal[s]), goal[s]) for s in SLOTS}
+
+    def _say(self, act: str) -> str:
+        return fill(self.rng.choice(TICKET[act])[0], self.vals)[0]
+
+    def open(self) -> str:
+        return self._say("oneshot" if self.rng.random() < 0.5 else "hello")
+
+    def respond(self, acts: Sequence[str]) -> str:
+        last = acts[-1]
+        if last.startswith("request("):
+            return self._say(f"inform({last[8:-1]})")
+        if last == "confirm":
+            return self._say("thank")
+        raise ValueError(f"the simulated user cannot answer {acts}")
+
+
+@dataclass
+class Episode:
+    success: bool
+    user_turns: int
+    state: dict
+    transcript: list[tuple[str, str]]
+    ending: str                   # "confirmed", "hung up" (heard a thank-you) or "turn limit"
+
+
+def run_episode(goal: dict, nlu: Callable[[str], NLUResult], normalizer: Normalizer, seed: int = 0,
+                noise: float = 0.0, alphabet: Sequence[str] = "的一是",
+                max_user_turns: int = 10) -> Episode:
+    """One conversation between ``SimulatedUser(goal)`` and NLU -> DST -> policy -> NLG.
+    Success: the system confirms a state equal to the goal within ``max_user_turns``."""
+    rng = random.Random(seed)
+    user = SimulatedUser(goal, normalizer, random.Random(rng.random()))
+    noise_rng, nlg_rng = random.Random(rng.random()), random.Random(rng.random())
+    state, transcript, text = {}, [], user.open()
+    for n in range(1, max_user_turns + 1):
+        heard = add_noise(text, noise, noise_rng, alphabet)
+        transcript.append(("user", heard))
+        r = nlu(heard)
+        state = update_state(state, r, normalizer)
+        acts = policy(state, r.intent)
+        if acts == ["bye"]:         # the system heard a thank-you and hung up: failure
+            transcript.append(("system", realise(acts, state, normalizer, nlg_rng)))
+            return Episode(False, n, state, transcript, "hung up")
+        if "confirm" in acts:       # a thank-you would follow; the booking is what counts
+            transcript.append(("system", realise(acts, state, normalizer, nlg_rng)))
+            return Episode(state == {s: goal[s] for s in SLOTS}, n, state, transcript, "confirmed")
+        transcript.append(("system", realise(acts, state, normalizer, nlg_rng)))
+        text = user.respond(acts)
+    return Episode(False, max_user_turns, state, transcript, "turn limit")
