@@ -47,7 +47,9 @@ def repository() -> tuple[str, str]:
 
 
 def cell_source(url: str, branch: str, extra_pip: list[str]) -> str:
-    extra = "".join(f'\n    subprocess.run(pip + ["{p}"], check=True)' for p in extra_pip)
+    # each entry is one pip call's arguments, space-separated: "--no-deps pykeen==1.11.1"
+    extra = "".join("\n    subprocess.run(pip + [" + ", ".join(json.dumps(a) for a in p.split())
+                    + "], check=True)" for p in extra_pip)
     return TEMPLATE.format(marker=MARKER, url=url, branch=branch, extra=extra)
 
 

@@ -159,3 +159,16 @@ def test_colab_cells_match_config():
     done = subprocess.run([sys.executable, str(ROOT / "book" / "colab_cell.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_colab_cell_passes_each_pip_argument_separately():
+    """A colab_pip entry is one pip call: "--no-deps pykeen==1.11.1" must not become one argument."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_cell", ROOT / "book" / "colab_cell.py")
+    colab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(colab)
+    src = colab.cell_source("https://example.org/book", "main", ["--no-deps pykeen==1.11.1", "sacrebleu"])
+    assert 'subprocess.run(pip + ["--no-deps", "pykeen==1.11.1"], check=True)' in src
+    assert 'subprocess.run(pip + ["sacrebleu"], check=True)' in src
+    compile(src, "colab_cell", "exec")
