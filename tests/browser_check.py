@@ -111,6 +111,7 @@ PAGES: list[Page] = [
     Page("notebooks/06_applications/6.2.1_entity_linking.html", math=True, widgets=True, progress=True),
     Page("notebooks/06_applications/6.2.2_relation_extraction.html", math=True),
     Page("notebooks/06_applications/6.2.3_knowledge_reasoning.html", math=True),
+    Page("notebooks/06_applications/6.2.3_lm_knowledge_base.html", math=True),
     Page("notebooks/06_applications/6.3.1_task_oriented_dialogue.html", math=True, widgets=True, progress=True),
     Page("notebooks/06_applications/6.3.2_open_domain_dialogue.html", math=True, widgets=True, progress=True),
     Page("notebooks/07_resources/7.2_pretrained_models.html", math=True, explorers=1),
