@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llmbook_lib.runtime.study import load_study, write_atomic
+from llmbook_lib.runtime.study import load_study, open_study, write_atomic
 
 INITS = ("pretrained", "random")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "llmbook_lib" / "weights" / "ft_curves.json"
@@ -80,14 +80,9 @@ def main(argv=None) -> None:
             "machine": platform.machine(), "threads": torch.get_num_threads(),
             "max_steps": args.max_steps}
     try:
-        results = load_results(args.out)
+        results = open_study(args.out, "runs", meta, ("base_sha256", "data_sha256", "max_steps"))
     except ValueError as e:
         raise SystemExit(str(e)) from None
-    if results["meta"] and any(results["meta"].get(k) != meta[k]
-                               for k in ("base_sha256", "data_sha256", "max_steps")):
-        raise SystemExit(f"{args.out} was made with another base, data or step cap; "
-                         "move it away to start afresh")
-    results["meta"] = {**meta, **{k: v for k, v in results["meta"].items() if k not in meta}}
     done = {(r["init"], r["n"], r["seed"]) for r in results["runs"]}
     test_ids = encode_texts(vocab, [t for t, _ in test_rows], bert.config.max_len)
     test_y = [y for _, y in test_rows]

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from llmbook_lib.runtime.study import load_study, write_atomic
+from llmbook_lib.runtime.study import load_study, open_study, write_atomic
 
 DATASETS = ("umls", "kinships", "nations")
 MODELS = ("transe", "distmult", "complex")
@@ -68,13 +68,9 @@ def main(argv=None) -> None:
             "torch": torch.__version__, "python": platform.python_version(),
             "machine": platform.machine(), "threads": torch.get_num_threads()}
     try:
-        results = load_results(args.out)
+        results = open_study(args.out, "runs", meta, ("recipe", "data_sha256"))
     except ValueError as e:
         raise SystemExit(str(e)) from None
-    if results["meta"] and any(results["meta"].get(k) != meta[k] for k in ("recipe", "data_sha256")):
-        raise SystemExit(f"{args.out} was made with another recipe or other data files; "
-                         "move it away to start afresh")
-    results["meta"] = {**meta, **{k: v for k, v in results["meta"].items() if k not in meta}}
     done = {(r["dataset"], r["model"], r["seed"]) for r in results["runs"]}
     for name in args.datasets:
         ds = load_kg(name)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from llmbook_lib.runtime.study import load_study, write_atomic
+from llmbook_lib.runtime.study import load_study, open_study, write_atomic
 
 ARMS = ("hsk", "hsk+world", "hsk+dict")
 DICT_WORDS = 3000
@@ -93,13 +93,9 @@ def main(argv=None) -> None:
             "steps": args.steps, "dict_words": DICT_WORDS, "torch": torch.__version__,
             "python": platform.python_version(), "machine": platform.machine(), "threads": 1}
     try:
-        results = load_results(args.out)
+        results = open_study(args.out, "arms", meta, ("data_sha256", "steps", "dict_words"))
     except ValueError as e:
         raise SystemExit(str(e)) from None
-    if results["meta"] and any(results["meta"].get(k) != meta[k] for k in ("data_sha256", "steps", "dict_words")):
-        raise SystemExit(f"{args.out} was made with other data, steps or dictionary size; "
-                         "move it away to start afresh")
-    results["meta"] = {**meta, **{k: v for k, v in results["meta"].items() if k not in meta}}
     done = {a["arm"] for a in results["arms"]}
     base = [(p.zh, p.en) for p in splits["train"]]
     for arm in args.arms:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from llmbook_lib.runtime.study import load_study, write_atomic
+from llmbook_lib.runtime.study import load_study, open_study, write_atomic
 
 SPLITS = ("entity", "template")
 RE_STEPS, NER_STEPS = 150, 60
@@ -136,14 +136,9 @@ def main(argv=None) -> None:
             "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "threads": torch.get_num_threads(), "max_steps": cap}
     try:
-        results = load_results(args.out)
+        results = open_study(args.out, "runs", meta, ("base_sha256", "data_sha256", "max_steps"))
     except ValueError as e:
         raise SystemExit(str(e)) from None
-    if results["meta"] and any(results["meta"].get(k) != meta[k]
-                               for k in ("base_sha256", "data_sha256", "max_steps")):
-        raise SystemExit(f"{args.out} was made with another base, data or step cap; "
-                         "move it away to start afresh")
-    results["meta"] = {**meta, **{k: v for k, v in results["meta"].items() if k not in meta}}
     done = {(r["split"], r["model"], r["seed"]) for r in results["runs"]}
     for by in SPLITS:
         if (by, "baseline", 0) not in done:

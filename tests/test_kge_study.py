@@ -27,7 +27,7 @@ def test_study_runs_resumes_and_refuses_a_foreign_file(tmp_path, capsys):
     kge_study.main(args)                                  # every run is done: nothing is redone
     assert capsys.readouterr().out == ""
     assert json.loads(out.read_text(encoding="utf-8"))["runs"] == runs
-    with pytest.raises(SystemExit, match="another recipe"):
+    with pytest.raises(SystemExit, match="other recipe; move it away"):
         kge_study.main(args[:-1] + ["2"])
     out.write_text("{not json", encoding="utf-8")
     with pytest.raises(SystemExit, match="not a study result"):

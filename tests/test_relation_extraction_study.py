@@ -25,7 +25,7 @@ def test_study_runs_resumes_and_refuses_a_foreign_file(tmp_path, capsys):
     capsys.readouterr()
     study.main(args)                                        # every run is done: nothing is redone
     assert capsys.readouterr().out == ""
-    with pytest.raises(SystemExit, match="step cap"):
+    with pytest.raises(SystemExit, match="other max_steps; move it away"):
         study.main([str(out), "--seeds", "0", "--max-steps", "2"])
     out.write_text("{not json", encoding="utf-8")
     with pytest.raises(SystemExit, match="not a study result"):

@@ -30,7 +30,7 @@ def test_study_runs_resumes_and_refuses_a_foreign_file(tmp_path, capsys):
     ft_curves.main(args)                                  # every run is done: nothing is redone
     assert capsys.readouterr().out == ""
     assert json.loads(out.read_text(encoding="utf-8"))["runs"] == runs
-    with pytest.raises(SystemExit, match="step cap"):       # same file, another step cap
+    with pytest.raises(SystemExit, match="other max_steps; move it away"):       # same file, another step cap
         ft_curves.main([str(out), "--sizes", "8", "--seeds", "0", "--max-steps", "3"])
     out.write_text("{not json", encoding="utf-8")
     with pytest.raises(SystemExit, match="not a study result"):

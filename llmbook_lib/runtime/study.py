@@ -37,3 +37,23 @@ def load_study(path: str | os.PathLike, key: str = "runs") -> dict:
         raise ValueError(f"{path} has no {key!r} list; move it away to start afresh")
     results.setdefault("meta", {})
     return results
+
+
+def open_study(path: str | os.PathLike, key: str, meta: dict, must_match: tuple[str, ...]) -> dict:
+    """Load the study at ``path`` to resume it under ``meta``.
+
+    A file made under other settings (any ``must_match`` entry of its meta differs from ``meta``)
+    is a ValueError: mixing its records with new ones would be a wrong result. The returned
+    study's meta is ``meta``, plus any entries only the file had (e.g. a note added by hand).
+    """
+    missing = [k for k in must_match if k not in meta]
+    if missing:
+        raise ValueError(f"must_match names {missing}, which meta lacks")
+    results = load_study(path, key)
+    old = results["meta"]
+    differ = [k for k in must_match if old and old.get(k) != meta[k]]
+    if differ:
+        raise ValueError(f"{path} was made with other {', '.join(differ)}; "
+                         "move it away to start afresh")
+    results["meta"] = {**meta, **{k: v for k, v in old.items() if k not in meta}}
+    return results
