@@ -111,3 +111,25 @@ def test_invalid_arguments(model):
         generate(model, torch.tensor([[1]]), 3, temperature=-1)
     with pytest.raises(ValueError, match="context tokens"):
         generate(model, torch.zeros(1, 0, dtype=torch.long), 3)
+
+
+def test_stop_token_gives_a_prefix_ending_when_every_row_has_stopped(model):
+    idx = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    full = generate(model, idx, 30, 1.0, None, None, torch.Generator().manual_seed(7))
+    new = full[:, 3:]
+    stop = int(new[0, 4])                               # a token the first row does produce
+    firsts = [(row == stop).nonzero() for row in new]
+    assert all(len(f) for f in firsts)                  # (seeded) both rows produce it
+    end = 3 + max(int(f[0]) for f in firsts) + 1        # stop after the later row's first one
+    assert end < full.size(1)
+    short = generate(model, idx, 30, 1.0, None, None, torch.Generator().manual_seed(7), stop_token=stop)
+    assert torch.equal(short, full[:, :end])
+    method = model.generate(idx, 30, 1.0, None, torch.Generator().manual_seed(7), stop_token=stop)
+    assert torch.equal(method, short)
+    alone = generate(model, idx[:1], 30, 1.0, None, None, torch.Generator().manual_seed(7))[0, 3:]
+    hits = (alone == stop).nonzero()
+    one = generate(model, idx[:1], 30, 1.0, None, None, torch.Generator().manual_seed(7), stop_token=stop)
+    assert len(hits)                                    # a single row stops right after its first stop
+    assert one.size(1) == 3 + int(hits[0]) + 1 and int(one[0, -1]) == stop
+    with pytest.raises(TypeError, match="stop_token"):
+        generate(model, idx, 2, stop_token="\n")

@@ -52,7 +52,8 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
 @torch.no_grad()
 def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None,
-             generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
+             generator: torch.Generator | None = None, use_cache: bool = True,
+             stop_token: int | None = None) -> torch.Tensor:
     """Append ``max_new_tokens`` sampled tokens to idx (B, T) using ``model(idx) -> (logits, ...)``.
 
     The context is cropped to the model's last ``config.max_len`` tokens, as in ``GPT.generate``.
@@ -61,11 +62,19 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     every step re-runs the whole context. Both give the same tokens. Past ``max_len`` the
     window slides and every position changes, so the cache is rebuilt from the last
     ``max_len`` tokens at every step: exact, but no faster than without the cache.
+
+    ``stop_token`` ends generation early once every row has produced it (e.g. the newline that
+    ends a chat reply). The result is then a prefix of what the same call without it returns:
+    the same tokens, the same random draws, only fewer steps. Rows that stopped earlier hold
+    tokens after their stop token; the caller cuts them.
     """
     if idx.dim() != 2 or idx.size(1) == 0:
         raise ValueError(f"idx must be a (B, T) tensor with T >= 1 context tokens, got shape {tuple(idx.shape)}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if stop_token is not None and not isinstance(stop_token, int):
+        raise TypeError(f"stop_token must be a token id (int) or None, got {type(stop_token).__name__}")
+    stopped = torch.zeros(idx.size(0), dtype=torch.bool)
     with eval_mode(model):
         block = model.config.max_len
         cache = None
@@ -83,4 +92,8 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
                 probs = next_token_probs(logits, temperature, top_k, top_p)
                 nxt = torch.multinomial(probs, 1, generator=generator)
             idx = torch.cat([idx, nxt], dim=1)
+            if stop_token is not None:
+                stopped |= nxt[:, 0].cpu() == stop_token
+                if bool(stopped.all()):
+                    break
     return idx

@@ -128,13 +128,16 @@ class GPT(nn.Module):
 
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None,
-                 top_p: float | None = None, use_cache: bool = True) -> torch.Tensor:
+                 top_p: float | None = None, use_cache: bool = True,
+                 stop_token: int | None = None) -> torch.Tensor:
         """Append ``max_new_tokens`` sampled tokens to idx (B, T); temperature 0 means greedy.
 
         top-k and top-p truncate the distribution first; ``use_cache=False`` re-runs the whole
-        context for every token (the reference). See ``llmbook_lib.models.sampling.generate``.
+        context for every token (the reference); ``stop_token`` stops early once every row has
+        produced it. See ``llmbook_lib.models.sampling.generate``.
         """
-        return sampling.generate(self, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
+        return sampling.generate(self, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache,
+                                 stop_token)
 
 
 # ---------------------------------------------------------------------------------------------

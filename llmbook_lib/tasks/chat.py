@@ -243,8 +243,8 @@ def response_nll(model, tok, pairs: Sequence[tuple[str, str]], batch_size: int =
 class GPTResponder:
     """Reply by sampling a char GPT after ``prompt_of(context)`` until the end of the line.
 
-    Sampling uses ``model.generate`` (temperature, top-k, top-p, the KV cache). A reply that
-    does not end within ``max_new_tokens`` is cut there.
+    Sampling uses ``model.generate`` (temperature, top-k, top-p, the KV cache) and stops at the
+    newline. A reply that does not end within ``max_new_tokens`` is cut there.
     """
 
     def __init__(self, model, tok, max_new_tokens: int = 40, temperature: float = 0.8,
@@ -258,7 +258,7 @@ class GPTResponder:
         ids = torch.tensor([encode(self.tok, prompt_of(context))])
         out = self.model.generate(ids, self.max_new_tokens, temperature=self.temperature,
                                   top_k=self.top_k, top_p=self.top_p, generator=generator,
-                                  use_cache=True)[0, ids.size(1):].tolist()
+                                  use_cache=True, stop_token=self.newline)[0, ids.size(1):].tolist()
         if self.newline in out:
             out = out[:out.index(self.newline)]
         return self.tok.decode(out).strip()
