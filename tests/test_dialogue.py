@@ -40,7 +40,7 @@ def test_bio_rejects_bad_spans_and_tags():
         D.bio_tags("去桐浦。", [SlotValue("to", "c", 1, 3, "桐浦"), SlotValue("from", "c", 2, 3, "浦")])
     with pytest.raises(ValueError, match="tags for a text"):
         D.spans_from_bio("abc", ["O"])
-    with pytest.raises(ValueError, match="bad tag"):
+    with pytest.raises(ValueError, match="not a BIO tag"):
         D.spans_from_bio("ab", ["O", "X-to"])
     # an I- without its B- starts a chunk, as in seqeval
     assert D.spans_from_bio("abc", ["O", "I-to", "I-to"]) == [("to", 1, 3, "bc")]
@@ -171,3 +171,113 @@ def test_joint_model_learns_and_checks_input(world):
         model(3)
     with pytest.raises(ValueError, match="no training"):
         D.fit_joint_nlu([])
+
+
+def test_char_vocab_layout_and_padding():
+    v = D.char_vocab(["乙甲", "甲丙"])
+    assert (v.pad_id, v.unk_id, len(v)) == (0, 1, 5)
+    assert v.encode("甲乙丙丁") == [4, 3, 2, 1]     # code-point order after [PAD], [UNK]; 丁 unknown
+    ids = D.encode_batch(v, ["甲", "", "乙丙"])
+    assert ids.tolist() == [[4, 0], [0, 0], [3, 2]]
+
+
+# -- learned NLG --------------------------------------------------------------------------------
+def test_delexicalise_round_trips_the_world_system_turns(world):
+    import itertools
+
+    from llmbook_lib.data.world.dialogue import TICKET
+    split = D.ticket_split(world)
+    n = D.Normalizer.from_world(world)
+    exs = D.system_examples(split["train"] + split["test"], n)
+    assert {a for e in exs for a in e.acts} == {"request(from)", "request(to)", "request(date)",
+                                                "request(count)", "request(seat)", "ack(date)",
+                                                "confirm", "bye"}
+    for e in exs:       # the delexicalised text is exactly the template the world filled
+        options = {"".join(p) for p in itertools.product(*[[z for z, _ in TICKET[a]] for a in e.acts])}
+        assert e.delex in options
+        assert D.relexicalise(e.delex, e.values) == e.text
+        assert D.slot_errors(e.text, e.acts, e.values, n)[1:] == (0, 0)
+
+
+def test_delexicalise_counts_only_before_zhang_and_checks_input():
+    vals = {"count": "一", "seat": "一等座", "date": "1月2日", "order": "12345"}
+    text = "已预订1月2日的一张一等座车票，订单号12345。一共一位。"
+    assert D.delexicalise(text, vals) == "已预订{date}的{count}张{seat}车票，订单号{order}。一共一位。"
+    assert D.relexicalise("{count}张{to}", vals) == "一张{to}"        # no value: stays visible
+    with pytest.raises(ValueError, match="unknown slots"):
+        D.delexicalise(text, {"price": "3"})
+    with pytest.raises(ValueError, match="empty surface"):
+        D.delexicalise(text, {"date": ""})
+
+
+def test_slot_errors(norm):
+    state = {"from": "city-1", "to": "city-2", "date": "03-05", "count": "2", "seat": "second"}
+    vals = D.slot_values(state, norm, "12345")
+    good = D.realise(["confirm"], state, norm, random.Random(0), order="12345")
+    assert D.slot_errors(good, ["confirm"], vals, norm) == (6, 0, 0)
+    swapped = good.replace("银港", "芦滨")                   # a wrong city: one missing, one redundant
+    assert D.slot_errors(swapped, ["confirm"], vals, norm) == (6, 1, 1)
+    assert D.slot_errors(good.replace("3月5日", ""), ["confirm"], vals, norm) == (6, 1, 0)
+    assert D.slot_errors(good + "{seat}", ["confirm"], vals, norm) == (6, 0, 1)
+    # a seat request names both classes: not an error; a date in a request is one
+    assert D.slot_errors("请问您要一等座还是二等座？", ["request(seat)"], vals, norm) == (0, 0, 0)
+    assert D.slot_errors("3月5日哪天出发？", ["request(date)"], vals, norm) == (0, 0, 1)
+    assert D.slot_error_rate([(6, 1, 1), (1, 0, 0), (0, 0, 1)]) == 3 / 7
+    with pytest.raises(ValueError, match="no required"):
+        D.slot_error_rate([(0, 0, 1)])
+    with pytest.raises(ValueError, match="unknown system act"):
+        D.slot_errors(good, ["dance"], vals, norm)
+    with pytest.raises(ValueError, match="need values"):
+        D.slot_errors(good, ["confirm"], {"date": "3月5日"}, norm)
+
+
+def test_read_system_reads_every_system_template():
+    from llmbook_lib.data.world.dialogue import TICKET
+    for act in ("request(from)", "request(to)", "request(date)", "request(count)", "request(seat)",
+                "confirm", "bye"):
+        for zh, _ in TICKET[act]:
+            assert D.read_system(zh) == act, zh
+    assert D.read_system("好的，已改为{date}。请问您要一等座还是二等座？") == "request(seat)"
+    assert D.read_system("嗯嗯。") is None
+    with pytest.raises(TypeError):
+        D.read_system(None)
+
+
+def test_episode_with_a_pluggable_nlg_and_a_text_reading_user(norm):
+    rule = D.RuleNLU(norm)
+    goal = {"from": "city-1", "to": "city-3", "date": "11-28", "count": "4", "seat": "first"}
+    for seed in range(5):              # the templates' words say what their acts say
+        a = D.run_episode(goal, rule, norm, seed=seed)
+        t = D.run_episode(goal, rule, norm, seed=seed, user_reads="text")
+        assert a.transcript == t.transcript and a.success and t.success
+    stuck = lambda acts, state, rng: "请问您从哪里出发？"   # noqa: E731  always the same question
+    ep = D.run_episode(goal, rule, norm, seed=1, nlg=stuck, user_reads="text")
+    assert ep.ending == "turn limit" and not ep.success
+    # a confirmation that misstates a value fails only for a user who listens to the words
+    liar = lambda acts, state, rng: D.realise(acts, {**state, "seat": "second"}, norm, rng)  # noqa: E731
+    for seed in range(4):
+        assert D.run_episode(goal, rule, norm, seed=seed, nlg=liar).success
+        assert not D.run_episode(goal, rule, norm, seed=seed, nlg=liar, user_reads="text").success
+    with pytest.raises(ValueError, match="user_reads"):
+        D.run_episode(goal, rule, norm, user_reads="ears")
+
+
+def test_learned_nlg_learns_the_delexicalised_templates(world):
+    split = D.ticket_split(world)
+    n = D.Normalizer.from_world(world)
+    train, test = D.system_examples(split["train"], n), D.system_examples(split["test"], n)
+    model, losses = D.fit_nlg(train, n, seed=0, steps=300, batch_size=16)
+    assert losses[-1] < losses[0] / 20
+    outs = [model.realise(e.acts, e.values) for e in test]
+    assert D.slot_error_rate([D.slot_errors(o, e.acts, e.values, n) for o, e in zip(outs, test)]) < 0.05
+    assert sum(D.read_system(o) == D.read_system(e.text) for o, e in zip(outs, test)) > 0.9 * len(test)
+    sampled = model.with_temperature(1.0)
+    assert sampled.generate_delex(["bye|"], random.Random(0)) == sampled.generate_delex(["bye|"], random.Random(0))
+    with pytest.raises(ValueError, match="needs an rng"):
+        sampled.generate_delex(["bye|"])
+    with pytest.raises(ValueError, match="temperature"):
+        model.with_temperature(-1.0)
+    with pytest.raises(TypeError):
+        model.generate_delex("bye|")
+    with pytest.raises(ValueError, match="no training"):
+        D.fit_nlg([], n)

@@ -5,7 +5,8 @@ intent of a user turn and its slot values), dialogue state tracking (DST: accumu
 values over turns), a policy (what the system does next) and natural language generation (NLG:
 the system's words). Everything here is Chinese-only and character-level.
 
-- ``bio_tags`` / ``spans_from_bio``: character offsets <-> BIO tags (``B-date``, ``I-date``, ``O``);
+- ``bio_tags`` / ``spans_from_bio``: character offsets <-> BIO tags (``B-date``, ``I-date``, ``O``),
+  adapters over ``data.ner``'s ``spans_to_bio`` / ``bio_to_spans``;
 - ``ticket_split`` / ``user_examples``: the ticket dialogues split by dialogue, and their user turns
   as ``NLUExample`` (text, intent = the turn's act, BIO tags, gold state after the turn);
 - ``Normalizer``: surface form -> canonical value (``9月14日`` -> ``09-14``, a city name -> its id)
@@ -15,8 +16,13 @@ the system's words). Everything here is Chinese-only and character-level.
   (Goo et al., 2018 share one encoder the same way, without the slot gate);
 - ``update_state`` / ``track``: rule-based DST, and ``joint_goal_accuracy``;
 - ``policy`` (request the first missing slot, confirm when complete) and ``realise`` (templates);
+- learned NLG: ``system_examples``, ``delexicalise`` / ``relexicalise`` (slot values <-> ``{slot}``
+  placeholders, the standard trick of Wen et al., 2015), ``fit_nlg`` -> ``NLGModel`` (a small
+  encoder-decoder ``models.transformer.Transformer``, greedy or sampled), ``slot_errors`` /
+  ``slot_error_rate`` (missing + redundant values over required ones);
 - ``SimulatedUser`` / ``run_episode``: an agenda-style scripted user with a goal (Schatzmann et
-  al., 2007) that talks to the pipeline; task success and turns per dialogue;
+  al., 2007) that talks to the pipeline; task success and turns per dialogue. The NLG is
+  pluggable, and the user can answer the system's words (``read_system``) instead of its acts;
 - ``add_noise`` / ``add_noise_tagged``: ASR-style character substitutions and deletions.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,26 +38,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.ner import bio_to_spans, spans_to_bio
 from ..data.world.dialogue import SEAT, TICKET, ZH_COUNT, fill
+from ..models.decoding import greedy_decode
+from ..runtime.device import eval_mode
+from ..text.tokenize import CharTokenizer, SpecialVocab
+from .tagger import pad_rows
 
 SLOTS = ("from", "to", "date", "count", "seat")   # the order in which the policy asks
 PAD, UNK = "[PAD]", "[UNK]"
 
 
 # -- BIO -----------------------------------------------------------------------------------------
+# Thin adapters over data.ner's ``spans_to_bio`` / ``bio_to_spans``: the dialogue code carries
+# ``SlotValue`` records and (slot, start, end, surface) tuples rather than (start, end, kind).
 def bio_tags(text: str, slots: Sequence) -> list[str]:
     """One BIO tag per character from slot spans (objects with slot, start, end; end exclusive)."""
-    tags = ["O"] * len(text)
-    for s in sorted(slots, key=lambda s: s.start):
-        if not (0 <= s.start < s.end <= len(text)):
-            raise ValueError(f"slot {s.slot!r} span ({s.start}, {s.end}) is outside a text of "
-                             f"{len(text)} characters: {text!r}")
-        if any(t != "O" for t in tags[s.start:s.end]):
-            raise ValueError(f"slot {s.slot!r} span ({s.start}, {s.end}) overlaps another slot in {text!r}")
-        tags[s.start] = f"B-{s.slot}"
-        for i in range(s.start + 1, s.end):
-            tags[i] = f"I-{s.slot}"
-    return tags
+    return spans_to_bio(len(text), [(s.start, s.end, s.slot) for s in slots])
 
 
 def spans_from_bio(text: str, tags: Sequence[str]) -> list[tuple[str, int, int, str]]:
@@ -58,17 +62,7 @@ def spans_from_bio(text: str, tags: Sequence[str]) -> list[tuple[str, int, int, 
     chunk starts a new one (as seqeval does)."""
     if len(tags) != len(text):
         raise ValueError(f"{len(tags)} tags for a text of {len(text)} characters")
-    out, cur = [], None
-    for i, t in enumerate(list(tags) + ["O"]):
-        kind, _, slot = t.partition("-")
-        if kind not in ("B", "I", "O") or (kind != "O" and not slot):
-            raise ValueError(f"bad tag {t!r} at position {i}")
-        if cur and (kind != "I" or slot != cur[0]):
-            out.append((cur[0], cur[1], i, text[cur[1]:i]))
-            cur = None
-        if kind == "B" or (kind == "I" and cur is None):
-            cur = (slot, i)
-    return out
+    return [(slot, a, b, text[a:b]) for a, b, slot in bio_to_spans(tags)]
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -187,20 +181,14 @@ class RuleNLU:
         return NLUResult(intent, spans)
 
 
-class CharVocab:
-    def __init__(self, texts: Sequence[str]):
-        self.itos = [PAD, UNK] + sorted({c for t in texts for c in t})
-        self.stoi = {c: i for i, c in enumerate(self.itos)}
+def char_vocab(texts: Sequence[str]) -> SpecialVocab:
+    """The NLU's character vocabulary: [PAD] = 0, [UNK] = 1, then the sorted characters of ``texts``."""
+    return SpecialVocab(CharTokenizer.from_text(texts, unk=UNK), (PAD,))
 
-    def __len__(self):
-        return len(self.itos)
 
-    def encode(self, texts: Sequence[str]) -> torch.Tensor:
-        n = max(1, max((len(t) for t in texts), default=1))
-        ids = torch.zeros(len(texts), n, dtype=torch.long)
-        for i, t in enumerate(texts):
-            ids[i, :len(t)] = torch.tensor([self.stoi.get(c, 1) for c in t], dtype=torch.long)
-        return ids
+def encode_batch(vocab: SpecialVocab, texts: Sequence[str]) -> torch.Tensor:
+    """(B, T) character ids padded with ``vocab.pad_id``; at least one column."""
+    return pad_rows([vocab.encode(t) or [vocab.pad_id] for t in texts], vocab.pad_id)
 
 
 class JointNLU(nn.Module):
@@ -224,7 +212,7 @@ class JointNLU(nn.Module):
 class NLUModel:
     """A trained ``JointNLU`` with its vocabularies: ``model(text) -> NLUResult``."""
 
-    def __init__(self, net: JointNLU, vocab: CharVocab, intents: list[str], tags: list[str]):
+    def __init__(self, net: JointNLU, vocab: SpecialVocab, intents: list[str], tags: list[str]):
         self.net, self.vocab, self.intents, self.tags = net, vocab, intents, tags
 
     @torch.no_grad()
@@ -234,7 +222,7 @@ class NLUModel:
         if not texts:
             return []
         self.net.eval()
-        logits_i, logits_t = self.net(self.vocab.encode(texts))
+        logits_i, logits_t = self.net(encode_batch(self.vocab, texts))
         out = []
         for k, t in enumerate(texts):
             tags = [self.tags[j] for j in logits_t[k, :len(t)].argmax(-1).tolist()]
@@ -256,13 +244,13 @@ def fit_joint_nlu(examples: Sequence[NLUExample], seed: int = 0, epochs: int = 3
         raise ValueError("no training examples")
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    vocab = CharVocab([e.text for e in examples])
+    vocab = char_vocab([e.text for e in examples])
     intents = sorted({e.intent for e in examples})
     tags = ["O"] + [f"{p}-{s}" for s in SLOTS for p in "BI"]
     net = JointNLU(len(vocab), len(intents), len(tags))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     y_int = torch.tensor([intents.index(e.intent) for e in examples])
-    ids_all = vocab.encode([e.text for e in examples])
+    ids_all = encode_batch(vocab, [e.text for e in examples])
     y_tag = torch.full(ids_all.shape, -100, dtype=torch.long)
     for i, e in enumerate(examples):
         y_tag[i, :len(e.tags)] = torch.tensor([tags.index(t) for t in e.tags])
@@ -295,13 +283,8 @@ def nlu_scores(examples: Sequence[NLUExample], results: Sequence[NLUResult]) -> 
     if len(examples) != len(results):
         raise ValueError(f"{len(examples)} examples but {len(results)} results")
     gold_i, pred_i = [e.intent for e in examples], [r.intent for r in results]
-    pred_tags = []
-    for e, r in zip(examples, results):
-        tags = ["O"] * len(e.tags)
-        for slot, s, t, _ in r.spans:
-            tags[s] = f"B-{slot}"
-            tags[s + 1:t] = [f"I-{slot}"] * (t - s - 1)
-        pred_tags.append(tags)
+    pred_tags = [spans_to_bio(len(e.tags), [(a, b, slot) for slot, a, b, _ in r.spans])
+                 for e, r in zip(examples, results)]
     return {"intent_acc": accuracy_score(gold_i, pred_i),
             "intent_f1": sk_f1(gold_i, pred_i, average="macro", zero_division=0),
             "slot_f1": f1_score([e.tags for e in examples], pred_tags)}
@@ -366,6 +349,228 @@ def realise(acts: Sequence[str], state: dict, normalizer: Normalizer, rng: rando
     return "".join(out)
 
 
+# -- learned NLG ---------------------------------------------------------------------------------
+NLG_SLOTS = SLOTS + ("order",)                        # the values a system turn may say
+ORDER = re.compile(r"订单号(\d+)")
+_HOLE = re.compile(r"\{(" + "|".join(NLG_SLOTS) + r")\}")
+_DATE = re.compile(r"\d{1,2}月\d{1,2}日")
+_COUNT = re.compile(r"[一两三四](?=张)")
+_SEAT = re.compile(r"[一二]等座")
+
+
+def slot_values(state: dict, normalizer: Normalizer, order: str | None = None) -> dict[str, str]:
+    """The surfaces the system may say: ``{"from": "松滨", "date": "9月14日", ..., "order": "99217"}``."""
+    vals = {s: normalizer.surface(s, v) for s, v in state.items() if s in SLOTS}
+    if order is not None:
+        vals["order"] = order
+    return vals
+
+
+def delexicalise(text: str, values: dict[str, str]) -> str:
+    """Replace each value's surface in ``text`` by its placeholder ``{slot}``, in one left-to-right
+    pass, longest surface first. A count (一/两/三/四) is replaced only before 张, so the 一 of
+    一等座 stays. Surfaces that do not occur are ignored."""
+    if bad := [s for s in values if s not in NLG_SLOTS]:
+        raise ValueError(f"unknown slots {bad}; slots are {NLG_SLOTS}")
+    pats = []
+    for slot, surface in sorted(values.items(), key=lambda kv: -len(kv[1])):
+        if not surface:
+            raise ValueError(f"slot {slot!r} has an empty surface")
+        pats.append(f"(?P<{slot}>{re.escape(surface)}{'(?=张)' if slot == 'count' else ''})")
+    if not pats:
+        return text
+    return re.sub("|".join(pats), lambda m: "{" + m.lastgroup + "}", text)
+
+
+def relexicalise(delex: str, values: dict[str, str]) -> str:
+    """Fill the placeholders of a delexicalised text; one without a value stays as ``{slot}``."""
+    return _HOLE.sub(lambda m: values.get(m[1], m[0]), delex)
+
+
+def required_slots(acts: Sequence[str]) -> Counter:
+    """The placeholders the templates of ``acts`` hold: what a correct utterance must say."""
+    need = Counter()
+    for act in acts:
+        if act not in TICKET:
+            raise ValueError(f"unknown system act {act!r}")
+        need.update(_HOLE.findall(TICKET[act][0][0]))
+    return need
+
+
+def slot_errors(text: str, acts: Sequence[str], values: dict[str, str],
+                normalizer: Normalizer) -> tuple[int, int, int]:
+    """(required, missing, redundant) slot mentions of a realised system utterance (Wen et al.,
+    2015). Required: the placeholders of the acts' templates, with ``values``' surfaces.
+    Missing: required mentions absent from ``text``. Redundant: mentions of a slot the acts do not
+    need, an unfilled ``{slot}``, and any other city, date, ``N张`` count or order number (a wrong
+    value: a substitution counts as one missing plus one redundant); seat names count only when
+    the acts state a seat (a seat request names both classes)."""
+    need = required_slots(acts)
+    if lost := [s for s in need if s not in values]:
+        raise ValueError(f"acts {list(acts)} need values for {lost}")
+    delex = delexicalise(text, {s: values[s] for s in need})
+    have = Counter(_HOLE.findall(delex))
+    missing = sum((need - have).values())
+    redundant = sum((have - need).values())
+    rest = _HOLE.sub("#", delex)
+    redundant += len(_DATE.findall(rest)) + len(_COUNT.findall(rest)) + len(ORDER.findall(rest))
+    redundant += sum(rest.count(name) for name in normalizer.city_id)
+    if "seat" in need:
+        redundant += len(_SEAT.findall(rest))
+    return sum(need.values()), missing, redundant
+
+
+def slot_error_rate(errors: Sequence[tuple[int, int, int]]) -> float:
+    """(missing + redundant) / required over utterances, from ``slot_errors``."""
+    required = sum(e[0] for e in errors)
+    if required == 0:
+        raise ValueError("no required slot mentions to score (no acts that carry values)")
+    return sum(e[1] + e[2] for e in errors) / required
+
+
+@dataclass
+class NLGExample:
+    acts: list[str]
+    state: dict
+    values: dict                  # slot -> surface (slot_values), order included when said
+    text: str                     # the reference system utterance
+
+    @property
+    def delex(self) -> str:
+        return delexicalise(self.text, self.values)
+
+
+def system_examples(dialogues: Sequence, normalizer: Normalizer) -> list[NLGExample]:
+    """The system turns of the dialogues (``bye`` included) with their acts, the state they
+    speak from and the surfaces of its values; the order number is read from the text."""
+    out = []
+    for d in dialogues:
+        for t in d.turns:
+            if t.speaker == "system":
+                m = ORDER.search(t.text)
+                out.append(NLGExample(t.act.split("+"), dict(t.state),
+                                      slot_values(t.state, normalizer, m[1] if m else None), t.text))
+    return out
+
+
+def nlg_source(acts: Sequence[str], values: dict[str, str], lexical: bool = False) -> str:
+    """The generator's input: the acts and the slots it knows, ``confirm|count date from seat to``;
+    with ``lexical=True`` the values themselves, ``confirm|count=三 date=9月14日 ...``."""
+    known = [s for s in SLOTS if s in values]
+    slots = [f"{s}={values[s]}" for s in known] if lexical else known
+    return "+".join(acts) + "|" + " ".join(slots)
+
+
+_PUA = {s: chr(0xE000 + i) for i, s in enumerate(NLG_SLOTS)}   # one token per placeholder
+_UNPUA = {c: "{" + s + "}" for s, c in _PUA.items()}
+
+
+def _pack(delex: str) -> str:
+    return _HOLE.sub(lambda m: _PUA[m[1]], delex)
+
+
+def _unpack(text: str) -> str:
+    return "".join(_UNPUA.get(c, c) for c in text)
+
+
+class NLGModel:
+    """A trained encoder-decoder that writes a system utterance from acts and state.
+
+    Delexicalised (the default): it writes ``{slot}`` placeholders, one token each, which are
+    then filled from the state; lexical: it must copy the values from its input itself.
+    ``model(acts, state, rng)`` fits ``run_episode(nlg=...)``; ``temperature=0`` is greedy
+    (``models.decoding.greedy_decode``, cached per input), above 0 samples, seeded from ``rng``."""
+
+    def __init__(self, net, src_vocab: SpecialVocab, tgt_vocab: SpecialVocab, normalizer: Normalizer,
+                 lexical: bool = False, temperature: float = 0.0):
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        self.net, self.src_vocab, self.tgt_vocab, self.norm = net, src_vocab, tgt_vocab, normalizer
+        self.lexical, self.temperature = lexical, temperature
+        self.max_new_tokens = net.config.max_len - 1
+        self._greedy: dict[str, str] = {}
+
+    def with_temperature(self, temperature: float) -> "NLGModel":
+        return NLGModel(self.net, self.src_vocab, self.tgt_vocab, self.norm, self.lexical, temperature)
+
+    def _src(self, sources: Sequence[str]) -> torch.Tensor:
+        return pad_rows([self.src_vocab.encode(s) for s in sources], self.src_vocab.pad_id)
+
+    def _text(self, ids: Sequence[int]) -> str:
+        eos = self.tgt_vocab.eos_id
+        ids = list(ids)
+        return _unpack(self.tgt_vocab.base.decode(
+            [i - self.tgt_vocab.offset for i in ids[:ids.index(eos) if eos in ids else None]
+             if i >= self.tgt_vocab.offset]))
+
+    @torch.no_grad()
+    def _sample(self, src: torch.Tensor, g: torch.Generator) -> list[int]:
+        net, c = self.net, self.net.config
+        with eval_mode(net):
+            memory, mask, _ = net.encode(src)
+            ys, cache = [c.bos_id], net.new_cache()
+            for _ in range(self.max_new_tokens):
+                logits = net.decode(torch.tensor([ys[-1:]]), memory, mask, cache=cache)[0][0, -1]
+                logits[[c.pad_id, c.bos_id]] = float("-inf")
+                nxt = int(torch.multinomial(torch.softmax(logits / self.temperature, -1), 1, generator=g))
+                ys.append(nxt)
+                if nxt == c.eos_id:
+                    break
+        return ys[1:]
+
+    def generate_delex(self, sources: Sequence[str], rng: random.Random | None = None) -> list[str]:
+        """The model's raw outputs (placeholders as ``{slot}``) for ``nlg_source`` strings."""
+        if isinstance(sources, str):
+            raise TypeError("generate_delex takes a list of sources")
+        if self.temperature == 0:
+            todo = [s for s in dict.fromkeys(sources) if s not in self._greedy]
+            if todo:
+                outs = greedy_decode(self.net, self._src(todo), max_new_tokens=self.max_new_tokens)
+                self._greedy.update(zip(todo, map(self._text, outs)))
+            return [self._greedy[s] for s in sources]
+        if rng is None:
+            raise ValueError("sampling (temperature > 0) needs an rng")
+        g = torch.Generator().manual_seed(rng.randrange(2 ** 31))
+        return [self._text(self._sample(self._src([s]), g)) for s in sources]
+
+    def realise(self, acts: Sequence[str], values: dict[str, str], rng: random.Random | None = None) -> str:
+        out = self.generate_delex([nlg_source(acts, values, self.lexical)], rng)[0]
+        return out if self.lexical else relexicalise(out, values)
+
+    def __call__(self, acts: Sequence[str], state: dict, rng: random.Random | None = None,
+                 order: str = "00000") -> str:
+        return self.realise(acts, slot_values(state, self.norm, order), rng)
+
+
+def fit_nlg(examples: Sequence[NLGExample], normalizer: Normalizer, lexical: bool = False, seed: int = 0,
+            steps: int = 300, batch_size: int = 32, lr: float = 3e-3, d_model: int = 64,
+            layers: int = 1) -> tuple[NLGModel, list[float]]:
+    """Train a small ``models.transformer.Transformer`` (character input, character output; in
+    the delexicalised mode each placeholder is one output token) with ``training.train``.
+    Returns the model and the training loss per step."""
+    from ..data.batches import PairBatches
+    from ..models.transformer import Transformer, TransformerConfig
+    from ..training.train import TrainConfig, train
+    if not examples:
+        raise ValueError("no training examples")
+    specials = ("<pad>", "<s>", "</s>")
+    sources = [nlg_source(e.acts, e.values, lexical) for e in examples]
+    targets = [e.text if lexical else _pack(e.delex) for e in examples]
+    src_vocab = SpecialVocab(CharTokenizer.from_text(sources, unk="<unk>"), specials)
+    tgt_vocab = SpecialVocab(CharTokenizer.from_text(targets, unk="<unk>"), specials)
+    torch.manual_seed(seed)
+    cfg = TransformerConfig.from_vocabs(src_vocab, tgt_vocab, d_model=d_model, n_head=4,
+                                        n_encoder_layers=layers, n_decoder_layers=layers, dropout=0.1,
+                                        max_len=2 + max(map(len, sources + targets)))
+    net = Transformer(cfg)
+    pairs = [(src_vocab.encode(s), tgt_vocab.encode(t)) for s, t in zip(sources, targets)]
+    hist = train(net, PairBatches(pairs, batch_size, seed=seed), TrainConfig(
+        max_steps=steps, lr=lr, warmup_steps=min(30, steps // 5), weight_decay=0.0, amp=None,
+        progress=False))
+    net.eval()
+    return NLGModel(net, src_vocab, tgt_vocab, normalizer, lexical), hist.train_loss
+
+
 # -- noise ---------------------------------------------------------------------------------------
 def _noise_ops(n: int, rate: float, rng: random.Random, alphabet: Sequence[str]):
     if not 0.0 <= rate <= 1.0:
@@ -407,6 +612,19 @@ def add_noise_tagged(text: str, tags: Sequence[str], rate: float, rng: random.Ra
 
 
 # -- simulated user and end to end ---------------------------------------------------------------
+_READ = (("confirm", ("预订", "订单号")), ("bye", ("旅途", "不客气")), ("request(seat)", ("等座",)),
+         ("request(count)", ("几位", "几张", "几个")), ("request(date)", ("哪天", "日期")),
+         ("request(to)", ("去哪", "目的地")), ("request(from)", ("出发",)))
+
+
+def read_system(text: str) -> str | None:
+    """What the simulated user takes a system utterance to ask, by keywords (the first rule that
+    fires, in the order confirm, bye, seat, count, date, to, from), or None."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected a str, got {type(text).__name__}")
+    return next((act for act, keys in _READ if any(k in text for k in keys)), None)
+
+
 class SimulatedUser:
     """A scripted user with a goal (the five slots): opens with all but the seat in one sentence
     or with a bare greeting, answers every request for a slot with its goal value, thanks after
@@ -424,6 +642,11 @@ class SimulatedUser:
 
     def open(self) -> str:
         return self._say("oneshot" if self.rng.random() < 0.5 else "hello")
+
+    def hear(self, text: str) -> str | None:
+        """Answer a system utterance by its words (``read_system``); None if it cannot read it."""
+        act = read_system(text)
+        return None if act in (None, "bye") else self.respond([act])
 
     def respond(self, acts: Sequence[str]) -> str:
         last = acts[-1]
@@ -445,12 +668,24 @@ class Episode:
 
 def run_episode(goal: dict, nlu: Callable[[str], NLUResult], normalizer: Normalizer, seed: int = 0,
                 noise: float = 0.0, alphabet: Sequence[str] = "的一是",
-                max_user_turns: int = 10) -> Episode:
+                max_user_turns: int = 10, nlg: Callable | None = None,
+                user_reads: str = "acts") -> Episode:
     """One conversation between ``SimulatedUser(goal)`` and NLU -> DST -> policy -> NLG.
-    Success: the system confirms a state equal to the goal within ``max_user_turns``."""
+    Success: the system confirms a state equal to the goal within ``max_user_turns``.
+
+    ``nlg(acts, state, rng) -> str`` replaces the templates (``realise``), e.g. an ``NLGModel``.
+    ``user_reads="acts"``: the user answers the system's acts (the words do not matter);
+    ``"text"``: it answers what ``read_system`` reads in the words, repeats its last utterance
+    when it reads nothing, and success also needs the spoken confirmation to state every goal
+    value and nothing else (``slot_errors``, order number "00000")."""
+    if user_reads not in ("acts", "text"):
+        raise ValueError(f"user_reads must be 'acts' or 'text', got {user_reads!r}")
     rng = random.Random(seed)
     user = SimulatedUser(goal, normalizer, random.Random(rng.random()))
     noise_rng, nlg_rng = random.Random(rng.random()), random.Random(rng.random())
+    if nlg is None:
+        def nlg(acts, state, rng):
+            return realise(acts, state, normalizer, rng)
     state, transcript, text = {}, [], user.open()
     for n in range(1, max_user_turns + 1):
         heard = add_noise(text, noise, noise_rng, alphabet)
@@ -458,12 +693,19 @@ def run_episode(goal: dict, nlu: Callable[[str], NLUResult], normalizer: Normali
         r = nlu(heard)
         state = update_state(state, r, normalizer)
         acts = policy(state, r.intent)
+        said = nlg(acts, state, nlg_rng)
+        transcript.append(("system", said))
         if acts == ["bye"]:         # the system heard a thank-you and hung up: failure
-            transcript.append(("system", realise(acts, state, normalizer, nlg_rng)))
             return Episode(False, n, state, transcript, "hung up")
         if "confirm" in acts:       # a thank-you would follow; the booking is what counts
-            transcript.append(("system", realise(acts, state, normalizer, nlg_rng)))
-            return Episode(state == {s: goal[s] for s in SLOTS}, n, state, transcript, "confirmed")
-        transcript.append(("system", realise(acts, state, normalizer, nlg_rng)))
-        text = user.respond(acts)
+            ok = state == {s: goal[s] for s in SLOTS}
+            if user_reads == "text":
+                _, missing, redundant = slot_errors(said, ["confirm"], slot_values(goal, normalizer, "00000"),
+                                                    normalizer)
+                ok = ok and missing == redundant == 0
+            return Episode(ok, n, state, transcript, "confirmed")
+        if user_reads == "acts":
+            text = user.respond(acts)
+        else:
+            text = user.hear(said) or text
     return Episode(False, max_user_turns, state, transcript, "turn limit")
