@@ -114,6 +114,7 @@ PAGES: list[Page] = [
     Page("notebooks/06_applications/6.2.3_lm_knowledge_base.html", math=True),
     Page("notebooks/06_applications/6.3.1_task_oriented_dialogue.html", math=True, widgets=True, progress=True),
     Page("notebooks/06_applications/6.3.2_open_domain_dialogue.html", math=True, widgets=True, progress=True),
+    Page("notebooks/06_applications/6.3.3_persona_dialogue.html", widgets=True, progress=True),
     Page("notebooks/07_resources/7.2_pretrained_models.html", math=True, explorers=1),
     Page("notebooks/07_resources/7.3_synthetic_world.html"),
     Page("book/part8.html"),
