@@ -112,6 +112,7 @@ PAGES: list[Page] = [
     Page("notebooks/06_applications/6.2.2_relation_extraction.html", math=True),
     Page("notebooks/06_applications/6.2.3_knowledge_reasoning.html", math=True),
     Page("notebooks/06_applications/6.2.3_lm_knowledge_base.html", math=True),
+    Page("notebooks/06_applications/6.2.3_multi_hop.html", math=True, widgets=True, progress=True),
     Page("notebooks/06_applications/6.3.1_task_oriented_dialogue.html", math=True, widgets=True, progress=True),
     Page("notebooks/06_applications/6.3.2_open_domain_dialogue.html", math=True, widgets=True, progress=True),
     Page("notebooks/06_applications/6.3.3_persona_dialogue.html", widgets=True, progress=True),
