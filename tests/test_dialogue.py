@@ -165,10 +165,19 @@ def test_joint_model_learns_and_checks_input(world):
     scores = D.nlu_scores(test, model.predict([e.text for e in test]))
     assert scores["intent_acc"] > 0.9 and scores["slot_f1"] > 0.8
     assert model.predict([]) == []
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="wrap it"):
         model.predict("去桐浦。")
     with pytest.raises(TypeError):
         model(3)
+    with pytest.raises(TypeError, match="decode it first"):
+        model("去桐浦".encode())
+    with pytest.raises(TypeError, match="text 1 is bytes.*decode"):
+        model.predict(["去桐浦。", b"x"])
+    with pytest.raises(TypeError, match="text 0 is a int"):
+        model.predict([3])
+    with pytest.raises(TypeError, match="not NoneType"):
+        model.predict(None)
+    assert len(model.predict(["", "我要去" * 200])) == 2      # empty and long texts get an answer
     with pytest.raises(ValueError, match="no training"):
         D.fit_joint_nlu([])
 

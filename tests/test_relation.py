@@ -140,6 +140,13 @@ def test_encoding_batches_and_errors(vocab):
         RelationClassifier(model.encoder, [NO_RELATION])
     with pytest.raises(ValueError, match="one list per text"):
         extract(model, vocab, TEXTS[:2], [[]])
+    with pytest.raises(TypeError, match="wrap it"):
+        extract(model, vocab, TEXTS[0], [[]])
+    with pytest.raises(TypeError, match="decode it first"):
+        extract(model, vocab, [TEXTS[0].encode()], [[]])
+    with pytest.raises(TypeError, match="one list of"):
+        extract(model, vocab, TEXTS[:1], None)
+    assert extract(model, vocab, [""], [[]]) == set()          # no mentions: no triples
 
 
 def test_scores_exclude_no_relation_and_attribute_errors():

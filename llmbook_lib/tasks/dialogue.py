@@ -42,6 +42,7 @@ from ..data.ner import bio_to_spans, spans_to_bio
 from ..data.world.dialogue import SEAT, TICKET, ZH_COUNT, fill
 from ..models.decoding import greedy_decode
 from ..runtime.device import eval_mode
+from ..runtime.inputs import check_texts
 from ..text.tokenize import CharTokenizer, SpecialVocab
 from .tagger import pad_rows
 
@@ -217,8 +218,7 @@ class NLUModel:
 
     @torch.no_grad()
     def predict(self, texts: Sequence[str]) -> list[NLUResult]:
-        if isinstance(texts, str):
-            raise TypeError("predict takes a list of texts; for one text call model(text)")
+        texts = check_texts(texts, "predict([text]), or model(text) for one text")
         if not texts:
             return []
         self.net.eval()
@@ -230,6 +230,8 @@ class NLUModel:
         return out
 
     def __call__(self, text: str) -> NLUResult:
+        if isinstance(text, (bytes, bytearray)):
+            raise TypeError("expected a str, got bytes: decode it first, e.g. text.decode('utf-8')")
         if not isinstance(text, str):
             raise TypeError(f"expected a str, got {type(text).__name__}")
         return self.predict([text])[0]

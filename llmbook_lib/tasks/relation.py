@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..data.batches import step_generator
 from ..runtime.device import eval_mode
+from ..runtime.inputs import check_texts
 from ..training.train import History, TrainConfig, train
 from .tagger import encode_chars, encoder_states, pad_rows
 
@@ -286,6 +287,10 @@ def extract(model: RelationClassifier, vocab, texts: Sequence[str],
             spans: Sequence[Sequence[tuple[int, int, str]]]) -> set[Triple]:
     """Triples found in ``texts`` given the mentions of each (from NER or gold): every ordered
     pair of mentions is classified and the pairs with a real relation are kept."""
+    texts = check_texts(texts, "extract(model, vocab, [text], [mentions])")
+    if isinstance(spans, (str, bytes)) or not isinstance(spans, Sequence):
+        raise TypeError(f"spans must be a list with one list of (start, end, type) mentions per text, "
+                        f"not {type(spans).__name__}")
     if len(texts) != len(spans):
         raise ValueError(f"{len(texts)} texts but {len(spans)} mention lists; give one list per text")
     keys, items = [], []
