@@ -86,6 +86,7 @@ PAGES: list[Page] = [
     Page("book/part1.html"),
     Page("notebooks/01_background/1.1_history_of_ai.html", math=True),
     Page("notebooks/01_background/1.2_emergence_of_llms.html", math=True),
+    Page("notebooks/01_background/1.3_agi_vision.html", math=True),
     Page("book/part2.html"),
     Page("notebooks/02_compression/2.1_compression.html", math=True),
     Page("notebooks/02_compression/2.2_core_concepts.html", math=True, widgets=True, progress=True),
