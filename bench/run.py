@@ -23,7 +23,8 @@ BEGIN, END = "<!-- TIMINGS", "<!-- /TIMINGS -->"
 def toc_position(notebook: str) -> int:
     """Where a notebook comes in the book (its line in _toc.yml); unknown ones go last."""
     toc = (PREFACE.parents[1] / "_toc.yml").read_text(encoding="utf-8")
-    files = [line.split("file:", 1)[1].strip() for line in toc.splitlines() if "file:" in line]
+    files = [line.split("file:", 1)[1].strip() for line in toc.splitlines()
+             if "file:" in line and not line.lstrip().startswith("#")]   # not the header's example
     stem = str(Path(notebook).with_suffix(""))
     return files.index(stem) if stem in files else len(files)
 
