@@ -91,6 +91,7 @@ PAGES: list[Page] = [
     Page("notebooks/02_compression/2.1_compression.html", math=True),
     Page("notebooks/02_compression/2.2_core_concepts.html", math=True, widgets=True, progress=True),
     Page("notebooks/02_compression/2.3_llm_and_agi.html"),
+    Page("notebooks/02_compression/2.3.2_length_generalisation.html"),
     Page("book/part3.html"),
     Page("notebooks/03_algorithms/3.1_transformer_architecture.html", math=True, widgets=True, progress=True),
     Page("notebooks/03_algorithms/3.2_pretraining.html", math=True, widgets=True, progress=True),
