@@ -9,7 +9,7 @@ from llmbook_lib.models.bertlike import BertConfig, BertLike
 from llmbook_lib.runtime.checkpoint import save_checkpoint
 from llmbook_lib.tasks.classifier import (PRETRAINING_ONLY, ShuffledBatches, TextClassifier, describe, evaluate,
                                           fit_classifier, training_memory)
-from llmbook_lib.tasks.tagger import pad_rows
+from llmbook_lib.data.batches import pad_rows
 from llmbook_lib.text.tokenize import BertVocab, CharTokenizer
 from llmbook_lib.training.train import TrainConfig
 

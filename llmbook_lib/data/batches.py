@@ -26,6 +26,16 @@ def split_train_val(data: Sequence | torch.Tensor, val_fraction: float = 0.1):
     return data[:n], data[n:]
 
 
+def pad_rows(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """Right-pad rows of token ids of different lengths into one (len(rows), longest) LongTensor."""
+    if len(rows) == 0:
+        raise ValueError("pad_rows needs at least one row")
+    out = torch.full((len(rows), max(len(r) for r in rows)), value, dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
+    return out
+
+
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The random generator of batch ``step`` of a sampler seeded with ``seed``: it depends only
     on (seed, step), which is what makes resumed runs and validation batches repeatable."""

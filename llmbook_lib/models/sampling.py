@@ -67,6 +67,8 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
     ends a chat reply). The result is then a prefix of what the same call without it returns:
     the same tokens, the same random draws, only fewer steps. Rows that stopped earlier hold
     tokens after their stop token; the caller cuts them.
+    A ``generator`` shared across calls is therefore left in a different state (fewer draws
+    were taken), so later draws from it differ from those of a run without ``stop_token``.
     """
     if idx.dim() != 2 or idx.size(1) == 0:
         raise ValueError(f"idx must be a (B, T) tensor with T >= 1 context tokens, got shape {tuple(idx.shape)}")

@@ -34,6 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.batches import pad_rows, step_generator
 from ..models.bertlike import BertConfig, BertLike
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from ..runtime.device import eval_mode
@@ -41,7 +42,7 @@ from ..runtime.inputs import check_texts
 from ..text.tokenize import BertVocab
 from ..training.train import History, TrainConfig, train
 from .lora import add_lora, count_trainable
-from .tagger import encode_chars, pad_rows
+from .tagger import encode_chars
 
 MODES = ("full", "probe", "lora")
 POOLS = ("mean", "cls")
@@ -157,7 +158,7 @@ class ShuffledBatches:
 
     def _perm(self, epoch: int) -> torch.Tensor:
         if epoch not in self._perms:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            g = step_generator(self.seed, epoch)
             self._perms = {epoch: torch.randperm(len(self.ids), generator=g)}
         return self._perms[epoch]
 

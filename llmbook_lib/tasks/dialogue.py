@@ -38,13 +38,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.batches import pad_rows
 from ..data.ner import bio_to_spans, spans_to_bio
 from ..data.world.dialogue import SEAT, TICKET, ZH_COUNT, fill
 from ..models.decoding import greedy_decode
+from ..models.sampling import next_token_probs
 from ..runtime.device import eval_mode
 from ..runtime.inputs import check_texts
 from ..text.tokenize import CharTokenizer, SpecialVocab
-from .tagger import pad_rows
 
 SLOTS = ("from", "to", "date", "count", "seat")   # the order in which the policy asks
 PAD, UNK = "[PAD]", "[UNK]"
@@ -514,7 +515,8 @@ class NLGModel:
             for _ in range(self.max_new_tokens):
                 logits = net.decode(torch.tensor([ys[-1:]]), memory, mask, cache=cache)[0][0, -1]
                 logits[[c.pad_id, c.bos_id]] = float("-inf")
-                nxt = int(torch.multinomial(torch.softmax(logits / self.temperature, -1), 1, generator=g))
+                probs = next_token_probs(logits, self.temperature)
+                nxt = int(torch.multinomial(probs, 1, generator=g))
                 ys.append(nxt)
                 if nxt == c.eos_id:
                     break

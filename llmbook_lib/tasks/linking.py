@@ -31,11 +31,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.batches import pad_rows
 from ..models.bertlike import BertLike
 from ..runtime.device import eval_mode
 from ..text.tokenize import BertVocab
 from ..training.train import History, TrainConfig, train
-from .tagger import encode_chars, pad_rows  # noqa: F401  (pad_rows: re-exported for callers)
+from .tagger import encode_chars
 
 MARKS = ("『", "』")                  # around the mention; in bert-zh-mlm's vocabulary, absent from the data
 CONTEXT_CHARS = 40                    # characters of context around a mention (markers excluded)

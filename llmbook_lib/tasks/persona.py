@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..data.batches import step_generator
 from ..data.world.dialogue import PERSONA
 from .chat import check_context, encode, prompt_of
 
@@ -106,7 +107,7 @@ class ReplyBatches:
             self.rows.append((p + r, [-100] * len(p) + r))
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        g = step_generator(self.seed, step)
         pick = torch.randint(len(self.rows), (self.batch_size,), generator=g).tolist()
         width = max(len(self.rows[i][0]) for i in pick) - 1
         x = torch.zeros((len(pick), width), dtype=torch.long)

@@ -45,13 +45,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.batches import pad_rows
 from ..models.bertlike import BertLike
 from ..runtime.device import eval_mode
 from ..text.tokenize import BertVocab
 from ..training.train import History, TrainConfig, train
 from .classifier import ShuffledBatches, classification_loss
 from .lora import count_trainable
-from .tagger import encode_chars, pad_rows
+from .tagger import encode_chars
 
 MASK, SLOT = "[MASK]", "{x}"
 MODES = ("pet", "soft")

@@ -51,14 +51,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data.batches import step_generator
+from ..data.batches import pad_rows, step_generator
 from ..models.bertlike import BertConfig, BertLike
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from ..runtime.device import eval_mode
 from ..text.tokenize import BertVocab
 from ..training.train import History, TrainConfig, train
 from .classifier import PRETRAINING_ONLY
-from .tagger import encode_chars, pad_rows, windows
+from .tagger import encode_chars, windows
 
 FORMAT = "llmbook-qa/1"
 KIND = "qa-reader"

@@ -28,11 +28,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data.batches import step_generator
+from ..data.batches import pad_rows, step_generator
 from ..runtime.device import eval_mode
 from ..runtime.inputs import check_texts
 from ..training.train import History, TrainConfig, train
-from .tagger import encode_chars, encoder_states, pad_rows
+from .tagger import encode_chars, encoder_states
 
 NO_RELATION = "none"
 MARKERS = ("『", "』", "《", "》")     # head open, head close, tail open, tail close

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data.batches import step_generator
+from ..data.batches import pad_rows, step_generator
 from ..data.ner import ENTITY_TYPES, TAGS, Example, Span, bio_to_spans, spans_to_bio
 from ..models.bertlike import BertConfig, BertLike
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
@@ -142,13 +142,6 @@ def example_chunks(examples: Sequence[Example], max_chars: int) -> list[tuple[st
     for e in examples:
         for a, b in chunk_bounds(e.text, e.spans, max_chars):
             out.append((e.text[a:b], e.tags[a:b]))
-    return out
-
-
-def pad_rows(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
-    out = torch.full((len(rows), max(len(r) for r in rows)), value, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
     return out
 
 
