@@ -31,3 +31,37 @@
     );
   });
 })();
+
+// MathJax 2 API for the widgets. ipywidgets 8's views (the HTML widget, for one) call
+// `MathJax.Hub.Queue(["Typeset", MathJax.Hub, el])` after setting their content whenever
+// `window.MathJax` exists. The site loads MathJax 3 (deferred), which has no `Hub`, so on a page
+// with both formulas and such a widget every render threw "Cannot read properties of undefined
+// (reading 'Queue')" (9.2's calculator). This script runs after the page's MathJax configuration
+// and before MathJax itself: it adds a `startup.ready` that, once MathJax 3 is up, gives it a
+// `Hub.Queue` that typesets the widget's element with MathJax 3's own `typesetPromise`.
+(function () {
+  "use strict";
+  var config = window.MathJax;
+  if (!config || config.version) {
+    return;
+  }
+  config.startup = config.startup || {};
+  var ready = config.startup.ready;
+  config.startup.ready = function () {
+    if (ready) {
+      ready();
+    } else {
+      window.MathJax.startup.defaultReady();
+    }
+    if (!window.MathJax.Hub) {
+      window.MathJax.Hub = {
+        Queue: function (job) {
+          var el = job && job[2];
+          if (el && window.MathJax.typesetPromise) {
+            window.MathJax.typesetPromise([el]).catch(function () {});
+          }
+        },
+      };
+    }
+  };
+})();
